@@ -1,0 +1,307 @@
+// Package config reads r2sync's TOML configuration file. It is a leaf:
+// only cmd/ imports it and copies sections into the adapters' options.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Twitter Twitter `toml:"twitter"`
+	Renren  Renren  `toml:"renren"`
+	Sync    Sync    `toml:"sync"`
+	State   State   `toml:"state"`
+	Log     Log     `toml:"log"`
+}
+
+// Twitter is the [twitter] section.
+type Twitter struct {
+	APIBase            string   `toml:"api_base"`
+	ConsumerKey        Secret   `toml:"consumer_key"`
+	ConsumerKeyFile    string   `toml:"consumer_key_file"`
+	ConsumerSecret     Secret   `toml:"consumer_secret"`
+	ConsumerSecretFile string   `toml:"consumer_secret_file"`
+	AccessToken        Secret   `toml:"access_token"`
+	AccessTokenFile    string   `toml:"access_token_file"`
+	AccessSecret       Secret   `toml:"access_secret"`
+	AccessSecretFile   string   `toml:"access_secret_file"`
+	PollInterval       Duration `toml:"poll_interval"`
+	Timeout            Duration `toml:"timeout"`
+}
+
+// Renren is the [renren] section: the XMPP account whose status mirrors
+// the tweets.
+type Renren struct {
+	JID          string   `toml:"jid"`
+	Password     Secret   `toml:"password"`
+	PasswordFile string   `toml:"password_file"`
+	Address      string   `toml:"address"`
+	ServerName   string   `toml:"server_name"`
+	CAFile       string   `toml:"ca_file"`
+	Resource     string   `toml:"resource"`
+	PingInterval Duration `toml:"ping_interval"`
+}
+
+// Sync is the [sync] section: which tweets become statuses, and how.
+type Sync struct {
+	Template        string `toml:"template"`
+	IncludeReplies  bool   `toml:"include_replies"`
+	IncludeRetweets bool   `toml:"include_retweets"`
+	MaxLength       int    `toml:"max_length"`
+}
+
+// State is the [state] section.
+type State struct {
+	File string `toml:"file"`
+}
+
+// Log is the [log] section.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// DefaultPath is where the configuration lives when neither --config nor
+// $R2SYNC_CONFIG names a file.
+const DefaultPath = "/etc/r2sync/config.toml"
+
+// Default returns the configuration with every default filled in and no
+// credentials.
+func Default() Config {
+	return Config{
+		Twitter: Twitter{
+			APIBase:      "https://api.twitter.com/1.1/",
+			PollInterval: Duration{60 * time.Second},
+			Timeout:      Duration{30 * time.Second},
+		},
+		Renren: Renren{
+			Resource:     "r2sync",
+			PingInterval: Duration{60 * time.Second},
+		},
+		Sync: Sync{
+			Template:  "{{.Text}}",
+			MaxLength: 140,
+		},
+		State: State{File: "/var/lib/r2sync/state.json"},
+		Log:   Log{Level: "info"},
+	}
+}
+
+// Load reads, resolves and validates the file at path.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := Parse(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.ResolveSecrets(filepath.Dir(path), os.Getenv); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes TOML over the defaults. Unknown keys, keys in the wrong
+// case and wrong types are errors naming the key and, where TOML knows
+// it, the line. It neither resolves secrets nor validates values.
+func Parse(r io.Reader) (Config, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, fmt.Errorf("read: %w", err)
+	}
+	// A syntax error first: its "last key" would name an unrelated key.
+	var raw map[string]any
+	if _, err := toml.Decode(string(b), &raw); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Config{}, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return Config{}, errors.New(strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	cfg := Default()
+	md, err := toml.Decode(string(b), &cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Config{}, fmt.Errorf("line %d: %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+		}
+		return Config{}, errors.New(strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	known := knownKeys(reflect.TypeOf(cfg), "")
+	for _, k := range md.Keys() {
+		if !known[k.String()] {
+			return Config{}, fmt.Errorf("unknown key %s%s", k, suggest(k.String(), known))
+		}
+	}
+	return cfg, nil
+}
+
+// knownKeys lists the dotted TOML keys of t's fields, tables included.
+func knownKeys(t reflect.Type, prefix string) map[string]bool {
+	keys := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("toml")
+		keys[name] = true
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+			for k := range knownKeys(f.Type, name+".") {
+				keys[k] = true
+			}
+		}
+	}
+	return keys
+}
+
+// suggest names the known key that k misspells by case, if any.
+func suggest(k string, known map[string]bool) string {
+	for c := range known {
+		if strings.EqualFold(c, k) {
+			return fmt.Sprintf(" (keys are case-sensitive: did you mean %s?)", c)
+		}
+	}
+	return ""
+}
+
+// ResolveSecrets fills each secret from, in order, its value in the file,
+// its *_file (relative paths resolve against $CREDENTIALS_DIRECTORY when
+// systemd sets it, else against dir) or the environment variable
+// R2SYNC_<SECTION>_<KEY>, e.g. R2SYNC_RENREN_PASSWORD.
+func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
+	secrets := []struct {
+		key   string
+		value *Secret
+		file  string
+	}{
+		{"twitter.consumer_key", &c.Twitter.ConsumerKey, c.Twitter.ConsumerKeyFile},
+		{"twitter.consumer_secret", &c.Twitter.ConsumerSecret, c.Twitter.ConsumerSecretFile},
+		{"twitter.access_token", &c.Twitter.AccessToken, c.Twitter.AccessTokenFile},
+		{"twitter.access_secret", &c.Twitter.AccessSecret, c.Twitter.AccessSecretFile},
+		{"renren.password", &c.Renren.Password, c.Renren.PasswordFile},
+	}
+	for _, s := range secrets {
+		switch {
+		case *s.value != "" && s.file != "":
+			return fmt.Errorf("%s and %s_file are both set: keep one", s.key, s.key)
+		case s.file != "":
+			path := s.file
+			if !filepath.IsAbs(path) {
+				base := dir
+				if cd := getenv("CREDENTIALS_DIRECTORY"); cd != "" {
+					base = cd
+				}
+				path = filepath.Join(base, path)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("%s_file: %w", s.key, err)
+			}
+			v := strings.TrimRight(string(b), "\r\n")
+			if v == "" {
+				return fmt.Errorf("%s_file: %s is empty", s.key, path)
+			}
+			*s.value = Secret(v)
+		case *s.value == "":
+			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+			*s.value = Secret(getenv(env))
+		}
+	}
+	return nil
+}
+
+// Validate checks every value and reports all problems in one line, each
+// naming the key, the rule and the value (never a secret's value).
+func (c *Config) Validate() error {
+	var probs []string
+	add := func(key, rule string, got any) {
+		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
+	}
+	required := func(key string, v Secret) {
+		if v == "" {
+			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
+		}
+	}
+
+	if u, err := url.Parse(c.Twitter.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("twitter.api_base", "must be an http(s) URL such as \"https://api.twitter.com/1.1/\"", c.Twitter.APIBase)
+	} else if !strings.HasSuffix(u.Path, "/") {
+		add("twitter.api_base", "must end with \"/\"", c.Twitter.APIBase)
+	}
+	required("twitter.consumer_key", c.Twitter.ConsumerKey)
+	required("twitter.consumer_secret", c.Twitter.ConsumerSecret)
+	required("twitter.access_token", c.Twitter.AccessToken)
+	required("twitter.access_secret", c.Twitter.AccessSecret)
+	if d := c.Twitter.PollInterval.Duration; d < 10*time.Second {
+		add("twitter.poll_interval", "must be at least 10s", d)
+	}
+	if d := c.Twitter.Timeout.Duration; d < time.Second || d > 5*time.Minute {
+		add("twitter.timeout", "must be between 1s and 5m", d)
+	}
+
+	if local, domain, ok := strings.Cut(c.Renren.JID, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(domain, "/@ ") {
+		add("renren.jid", "must be a bare JID such as \"123456@talk.xiaonei.com\"", c.Renren.JID)
+	}
+	required("renren.password", c.Renren.Password)
+	if c.Renren.Address != "" {
+		if host, port, err := net.SplitHostPort(c.Renren.Address); err != nil || host == "" || port == "" {
+			add("renren.address", "must be host:port such as \"talk.xiaonei.com:5222\"", c.Renren.Address)
+		}
+	}
+	if c.Renren.CAFile != "" {
+		if _, err := os.Stat(c.Renren.CAFile); err != nil {
+			add("renren.ca_file", "must be a readable PEM file", c.Renren.CAFile)
+		}
+	}
+	if c.Renren.Resource == "" || strings.ContainsAny(c.Renren.Resource, "/@") {
+		add("renren.resource", "must be a non-empty name without / or @", c.Renren.Resource)
+	}
+	if d := c.Renren.PingInterval.Duration; d < 5*time.Second || d > time.Hour {
+		add("renren.ping_interval", "must be between 5s and 1h", d)
+	}
+
+	if _, err := template.New("status").Option("missingkey=error").Parse(c.Sync.Template); err != nil {
+		add("sync.template", "must be a Go text/template: "+strings.TrimPrefix(err.Error(), "template: "), c.Sync.Template)
+	} else if c.Sync.Template == "" {
+		add("sync.template", "must not be empty", c.Sync.Template)
+	}
+	if c.Sync.MaxLength < 0 {
+		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
+	}
+
+	if c.State.File == "" {
+		add("state.file", "required", c.State.File)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "console", "json":
+	default:
+		add("log.format", "must be console or json", c.Log.Format)
+	}
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	return nil
+}
