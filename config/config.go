@@ -250,8 +250,8 @@ func (c *Config) Validate() error {
 	required("twitter.consumer_secret", c.Twitter.ConsumerSecret)
 	required("twitter.access_token", c.Twitter.AccessToken)
 	required("twitter.access_secret", c.Twitter.AccessSecret)
-	if d := c.Twitter.PollInterval.Duration; d < 10*time.Second {
-		add("twitter.poll_interval", "must be at least 10s", d)
+	if d := c.Twitter.PollInterval.Duration; d < time.Second {
+		add("twitter.poll_interval", "must be at least 1s", d)
 	}
 	if d := c.Twitter.Timeout.Duration; d < time.Second || d > 5*time.Minute {
 		add("twitter.timeout", "must be between 1s and 5m", d)

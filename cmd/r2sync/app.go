@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/r2sync/r2sync/config"
+)
+
+// Exit statuses, after sysexits.h where one fits.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitConfig = 78 // EX_CONFIG
+)
+
+// command is one subcommand of r2sync.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every command writes to and reads from.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// exitError carries an exit status and a message already fit to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func configError(err error) error { return &exitError{code: exitConfig, err: err} }
+func usageError(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+func commands() []command {
+	return []command{
+		{name: "run", args: "[--config FILE]", summary: "mirror new tweets to the XMPP status until stopped", run: cmdRun},
+		{name: "post", args: "[--config FILE] MESSAGE", summary: "post MESSAGE to Twitter and set it as the status once", run: cmdPost},
+		{name: "check", args: "[--config FILE]", summary: "validate the config, the Twitter credentials and the XMPP login", run: cmdCheck},
+		{name: "demo", args: "", summary: "show the mirror at work against built-in test servers; no accounts needed", run: cmdDemo},
+		{name: "state", args: "reset [--config FILE]", summary: "forget the state file (the next start mirrors nothing older)", run: cmdState},
+		{name: "version", args: "", summary: "print the version", run: cmdVersion},
+	}
+}
+
+// run is the whole program; main only adds signals and the exit.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		if err == nil {
+			return exitOK
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "r2sync %s: %v\n", c.name, err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "r2sync: unknown command %q (see r2sync --help)\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "r2sync mirrors your tweets to your Renren (XMPP) status.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  r2sync %-8s %-26s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "The config file is --config, else $R2SYNC_CONFIG, else %s.\n", config.DefaultPath)
+	fmt.Fprintln(w, "Run r2sync COMMAND --help for a command's flags.")
+}
+
+// newFlagSet returns a FlagSet for a command that prints its help to stdout.
+func newFlagSet(e *env, name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: r2sync %s %s\n\n%s\n", name, args, summary)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(e.stderr)
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: exitUsage, err: err}
+	}
+	return nil
+}
+
+// configFlag adds --config to fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "config file (default $R2SYNC_CONFIG, then "+config.DefaultPath+")")
+}
+
+// loadConfig reads the config file named by --config, $R2SYNC_CONFIG or
+// the default path.
+func loadConfig(e *env, path string) (config.Config, error) {
+	if path == "" {
+		path = e.getenv("R2SYNC_CONFIG")
+	}
+	if path == "" {
+		path = config.DefaultPath
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return config.Config{}, configError(err)
+	}
+	return cfg, nil
+}
+
+// oneArg returns the single positional argument, or a usage error.
+func oneArg(fs *flag.FlagSet, what string) (string, error) {
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
+		return "", usageError("expected one %s argument (got %d)", what, fs.NArg())
+	}
+	return fs.Arg(0), nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/statefile"
+	"github.com/r2sync/r2sync/renren"
+	"github.com/r2sync/r2sync/renren/renrentest"
+	"github.com/r2sync/r2sync/twitter"
+	"github.com/r2sync/r2sync/twitter/twittertest"
+)
+
+// demoTweet is one scripted tweet and what the demo says about it.
+type demoTweet struct {
+	tweet twittertest.Tweet
+	about string
+}
+
+func demoScript() []demoTweet {
+	bob := twittertest.Tweet{UserID: 7, ScreenName: "bob", Text: "Prosody 0.12 works fine as a Renren stand-in"}
+	return []demoTweet{
+		{about: "a link (t.co is expanded)", tweet: twittertest.Tweet{
+			Text: "Reading about XMPP presence: https://xmpp.org/rfcs/rfc6121.html",
+			URLs: []twittertest.URL{{Short: "https://t.co/r2demo0001", Expanded: "https://xmpp.org/rfcs/rfc6121.html"}},
+		}},
+		{about: "an ampersand and angle brackets (&amp; &lt; in the API)", tweet: twittertest.Tweet{Text: "Tom & Jerry <3 XMPP"}},
+		{about: "a reply to someone else", tweet: twittertest.Tweet{Text: "@bob thanks!", InReplyToUserID: 7, InReplyToScreenName: "bob"}},
+		{about: "a retweet", tweet: twittertest.Tweet{RetweetOf: &bob}},
+		{about: "CJK and emoji", tweet: twittertest.Tweet{Text: "同步到人人网 🎉👨‍👩‍👧 测试"}},
+	}
+}
+
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "demo", "[--verbose]",
+		"Run the real mirror against a built-in Twitter API and XMPP server and show\nscripted tweets becoming statuses. No accounts or network needed.")
+	verbose := fs.Bool("verbose", false, "show the daemon's log")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	level := zapcore.WarnLevel
+	if *verbose {
+		level = zapcore.InfoLevel
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(zapcore.AddSync(e.stderr)), level))
+	defer func() { _ = log.Sync() }()
+
+	const (
+		jid      = "123456@talk.xiaonei.com"
+		password = "demo-password"
+	)
+	keys := twittertest.Options{ConsumerKey: "demo-ck", ConsumerSecret: "demo-cs", AccessToken: "demo-at", AccessSecret: "demo-as", UserID: 42, ScreenName: "r2demo"}
+	api := twittertest.NewServer(keys)
+	defer api.Close()
+	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: log})
+	if err != nil {
+		return fmt.Errorf("start demo XMPP server: %w", err)
+	}
+	defer xmpp.Close()
+
+	dir, err := os.MkdirTemp("", "r2sync-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store := statefile.New(filepath.Join(dir, "state.json"))
+
+	tw, err := twitter.New(twitter.Options{
+		APIBase: api.URL(), ConsumerKey: keys.ConsumerKey, ConsumerSecret: keys.ConsumerSecret,
+		AccessToken: keys.AccessToken, AccessSecret: keys.AccessSecret, Timeout: 10 * time.Second, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	conn := renren.NewConn(renren.Options{
+		JID: jid, Password: password, Resource: "r2sync", Address: xmpp.Addr(), RootCAs: xmpp.CAPool(),
+		PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second, Logger: log,
+	})
+	renderer, err := daemon.NewRenderer("[r2] {{.Text}}", 140)
+	if err != nil {
+		return err
+	}
+	mirror := daemon.NewMirror(daemon.Config{
+		Source: tw, Sink: conn, Store: store, Renderer: renderer,
+		PollInterval: 100 * time.Millisecond, Logger: log,
+	})
+
+	w := e.stdout
+	fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
+	fmt.Fprintf(w, "  Twitter API  %s (OAuth 1.0a verified, v1.1 JSON)\n", api.URL())
+	fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", xmpp.Addr())
+	fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and retweets off")
+	fmt.Fprintln(w)
+
+	old := api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return conn.Run(gctx) })
+	g.Go(func() error { return mirror.Run(gctx) })
+
+	err = runDemoScript(gctx, w, api, xmpp, store, old)
+	cancel()
+	if werr := g.Wait(); werr != nil && !errors.Is(werr, context.Canceled) && err == nil {
+		err = werr
+	}
+	return err
+}
+
+func runDemoScript(ctx context.Context, w interface{ Write([]byte) (int, error) }, api *twittertest.Server, xmpp *renrentest.Server, store *statefile.Store, old twittertest.Tweet) error {
+	if err := waitState(ctx, store, func(s daemon.State) bool { return s.Initialized }); err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	fmt.Fprintf(w, "first start: the existing tweet %d is not mirrored (no flood of old posts)\n\n", old.ID)
+
+	script := demoScript()
+	mirrored := 0
+	for i, d := range script {
+		seen := len(xmpp.Statuses())
+		start := time.Now()
+		t := api.AddTweet(d.tweet)
+		fmt.Fprintf(w, "tweet %d/%d: %s\n", i+1, len(script), d.about)
+		if err := waitState(ctx, store, func(s daemon.State) bool { return s.LastID >= t.ID && len(s.Pending) == 0 }); err != nil {
+			return fmt.Errorf("tweet %d: %w", t.ID, err)
+		}
+		statuses := xmpp.Statuses()
+		if len(statuses) == seen {
+			fmt.Fprintln(w, "  → not mirrored (sync.include_replies / sync.include_retweets are off)")
+			continue
+		}
+		for _, s := range statuses[seen:] {
+			mirrored++
+			fmt.Fprintf(w, "  → status %q after %s\n", s.Text, s.At.Sub(start).Round(time.Millisecond))
+		}
+	}
+	fmt.Fprintf(w, "\n%d tweets, %d statuses, each exactly once. Try it for real: r2sync run --config FILE\n", len(script), mirrored)
+	return nil
+}
+
+// waitState polls the state file until ok holds, for at most 15 seconds.
+func waitState(ctx context.Context, store *statefile.Store, ok func(daemon.State) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s, err := store.Load(ctx)
+		if err != nil {
+			return err
+		}
+		if ok(s) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("timed out waiting for the mirror")
+		case <-tick.C:
+		}
+	}
+}
