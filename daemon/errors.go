@@ -14,6 +14,14 @@ func IsFatal(err error) bool {
 	return errors.As(err, &f) && f.Fatal()
 }
 
+// isPermanent reports whether err says that retrying cannot help until the
+// user changes something (a revoked token, a wrong secret, an API tier
+// without access): the mirror then backs off long instead of hammering.
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
 // retryAt returns the earliest time a retry may succeed, for errors that
 // know it (rate limits).
 func retryAt(err error) (time.Time, bool) {

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// PermanentErrorBackoff is how long the poller waits after an error that
+// needs the user's attention, such as rejected credentials.
+const PermanentErrorBackoff = 15 * time.Minute
+
 // Filter says which posts become statuses.
 type Filter struct {
 	IncludeReplies  bool // replies to other accounts; replies to oneself always pass
@@ -227,7 +231,12 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 			if at, ok := retryAt(err); ok {
 				wait = max(wait, at.Sub(m.now()))
 			}
-			m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
+			if isPermanent(err) {
+				wait = max(wait, PermanentErrorBackoff)
+				m.log.Error("poll failed; fix the cause, r2sync retries slowly meanwhile", zap.Error(err), zap.Duration("retry_in", wait))
+			} else {
+				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
+			}
 		}
 		t.Reset(wait)
 	}

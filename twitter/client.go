@@ -1,0 +1,349 @@
+// Package twitter reads and posts the user's own tweets through the
+// Twitter/X API v1.1 (or any v1.1-compatible API), with OAuth 1.0a user
+// context. It adapts github.com/dghubble/go-twitter to daemon.Source and
+// adds what that library lacks: contexts, timeouts, status checks, rate
+// limit headers and a configurable API base.
+package twitter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	gotwitter "github.com/dghubble/go-twitter/twitter"
+	"github.com/dghubble/oauth1"
+	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon"
+)
+
+// Defaults for Options.
+const (
+	DefaultAPIBase = "https://api.twitter.com/1.1/"
+	DefaultWebBase = "https://twitter.com/"
+	DefaultTimeout = 30 * time.Second
+)
+
+// pageSize is the largest count user_timeline accepts.
+const pageSize = 200
+
+// createdAtLayout is the format of created_at in v1.1 objects.
+const createdAtLayout = "Mon Jan 02 15:04:05 -0700 2006"
+
+// Options configure a Client.
+type Options struct {
+	// APIBase is the v1.1 API root; requests go to APIBase +
+	// "statuses/user_timeline.json" and so on. Default DefaultAPIBase.
+	APIBase string
+	// OAuth 1.0a credentials of the app (consumer) and of the user
+	// (access token). Never logged, never in errors.
+	ConsumerKey, ConsumerSecret, AccessToken, AccessSecret string
+	// Timeout bounds each HTTP request. Default DefaultTimeout.
+	Timeout time.Duration
+	// WebBase is the root of status links: WebBase + screen name +
+	// "/status/" + id. Default DefaultWebBase.
+	WebBase string
+	// Logger receives debug logs; nil means none.
+	Logger *zap.Logger
+}
+
+// Account is the authenticated user.
+type Account struct {
+	ID         int64
+	ScreenName string
+}
+
+// Client talks to a v1.1 API on behalf of one user. It is safe for
+// concurrent use.
+type Client struct {
+	rt      http.RoundTripper // [rewriter →] oauth1 signer → base transport
+	rw      *rewriter         // nil when APIBase is go-twitter's own
+	timeout time.Duration
+	web     string
+	log     *zap.Logger
+
+	mu    sync.Mutex
+	limit RateLimit
+}
+
+var _ daemon.Source = (*Client)(nil)
+
+// New returns a Client. It checks the options but makes no request; call
+// Verify to check the credentials.
+func New(opts Options) (*Client, error) {
+	for _, f := range []struct{ name, v string }{
+		{"consumer key", opts.ConsumerKey},
+		{"consumer secret", opts.ConsumerSecret},
+		{"access token", opts.AccessToken},
+		{"access token secret", opts.AccessSecret},
+	} {
+		if f.v == "" {
+			return nil, fmt.Errorf("twitter: %s is empty", f.name)
+		}
+	}
+	if opts.APIBase == "" {
+		opts.APIBase = DefaultAPIBase
+	}
+	base, err := parseBase(opts.APIBase)
+	if err != nil {
+		return nil, fmt.Errorf("twitter: api base %q: %w", opts.APIBase, err)
+	}
+	if opts.WebBase == "" {
+		opts.WebBase = DefaultWebBase
+	}
+	web, err := parseBase(opts.WebBase)
+	if err != nil {
+		return nil, fmt.Errorf("twitter: web base %q: %w", opts.WebBase, err)
+	}
+	switch {
+	case opts.Timeout < 0:
+		return nil, fmt.Errorf("twitter: timeout must be positive (got %s)", opts.Timeout)
+	case opts.Timeout == 0:
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+
+	cfg := oauth1.NewConfig(opts.ConsumerKey, opts.ConsumerSecret)
+	signer, ok := cfg.Client(context.Background(), oauth1.NewToken(opts.AccessToken, opts.AccessSecret)).Transport.(*oauth1.Transport)
+	if !ok {
+		return nil, errors.New("twitter: oauth1 client has an unexpected transport")
+	}
+	signer.Base = http.DefaultTransport.(*http.Transport).Clone()
+
+	c := &Client{rt: signer, timeout: opts.Timeout, web: web.String(), log: opts.Logger.Named("twitter")}
+	if base.String() != goTwitterBase {
+		c.rw = &rewriter{base: base, next: signer}
+		c.rt = c.rw
+	}
+	return c, nil
+}
+
+// parseBase checks an absolute http(s) URL without query and returns it
+// with a trailing slash.
+func parseBase(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("must be an http or https url")
+	case u.Host == "":
+		return nil, errors.New("must have a host")
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return nil, errors.New("must not have a query, fragment or user info")
+	}
+	if u.Path == "" || u.Path[len(u.Path)-1] != '/' {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u, nil
+}
+
+// RateLimit returns the rate-limit state from the latest response that
+// carried x-rate-limit-* headers.
+func (c *Client) RateLimit() RateLimit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limit
+}
+
+// api returns a go-twitter client whose requests carry ctx. go-twitter has
+// no context parameter, so each call gets its own (cheap) client.
+func (c *Client) api(ctx context.Context) *gotwitter.Client {
+	return gotwitter.NewClient(&http.Client{
+		Transport: ctxTransport{ctx: ctx, next: c.rt},
+		Timeout:   c.timeout,
+		// A redirect would be signed and followed to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	})
+}
+
+// check turns go-twitter's (resp, err) into our error. go-twitter returns
+// err == nil for a non-2xx response without errors[] in the body, and a
+// JSON syntax error for an HTML error page, so the status decides.
+func (c *Client) check(endpoint string, start time.Time, resp *http.Response, err error) error {
+	if resp == nil {
+		if err == nil {
+			err = errors.New("no response")
+		}
+		var ue *url.Error
+		if c.rw != nil && errors.As(err, &ue) {
+			// Name the server really contacted, not api.twitter.com.
+			ue.URL = c.rw.rewriteString(ue.URL)
+		}
+		return err
+	}
+	rl, ok := parseRateLimit(resp.Header)
+	if ok {
+		c.mu.Lock()
+		c.limit = rl
+		c.mu.Unlock()
+	}
+	c.log.Debug("api response",
+		zap.String("endpoint", endpoint),
+		zap.Int("status", resp.StatusCode),
+		zap.Duration("duration", time.Since(start)),
+		zap.Int("rate_limit_remaining", rl.Remaining),
+	)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newAPIError(resp.StatusCode, err, rl)
+	}
+	if err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	return nil
+}
+
+// timeline fetches one page of the authenticated user's timeline.
+func (c *Client) timeline(ctx context.Context, sinceID, maxID int64, count int) ([]gotwitter.Tweet, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	tweets, resp, err := c.api(ctx).Timelines.UserTimeline(&gotwitter.UserTimelineParams{
+		Count:           count,
+		SinceID:         sinceID,
+		MaxID:           maxID,
+		ExcludeReplies:  gotwitter.Bool(false),
+		IncludeRetweets: gotwitter.Bool(true),
+		TweetMode:       "extended",
+	})
+	if err := c.check("statuses/user_timeline", start, resp, err); err != nil {
+		return nil, err
+	}
+	return tweets, nil
+}
+
+// Since returns the user's tweets newer than sinceID, oldest first and
+// without duplicates. It pages back with max_id until it reaches sinceID,
+// so that no tweet is skipped when more than one page arrived between
+// polls. With sinceID 0 it returns the whole timeline the API serves.
+func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
+	if sinceID < 0 {
+		return nil, fmt.Errorf("fetch timeline: negative since id %d", sinceID)
+	}
+	seen := make(map[int64]bool)
+	var posts []daemon.Post
+	var maxID int64
+	for page := 1; ; page++ {
+		tweets, err := c.timeline(ctx, sinceID, maxID, pageSize)
+		if err != nil {
+			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
+		}
+		// A page can be short (deleted tweets are removed after count is
+		// applied), so only an empty page proves the end.
+		if len(tweets) == 0 {
+			break
+		}
+		oldest, reached := int64(0), false
+		for i := range tweets {
+			p, ok := c.toPost(&tweets[i])
+			if !ok {
+				continue
+			}
+			if oldest == 0 || p.ID < oldest {
+				oldest = p.ID
+			}
+			if p.ID <= sinceID {
+				reached = true // a server that ignores since_id
+				continue
+			}
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				posts = append(posts, p)
+			}
+		}
+		if reached || oldest <= sinceID+1 {
+			break
+		}
+		if maxID != 0 && oldest > maxID {
+			// Asking again would return the same page forever.
+			c.log.Warn("server ignores max_id; older tweets of this poll may be missed",
+				zap.Int64("since_id", sinceID), zap.Int64("max_id", maxID), zap.Int64("oldest_id", oldest))
+			break
+		}
+		maxID = oldest - 1
+	}
+	slices.SortFunc(posts, func(a, b daemon.Post) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	c.log.Debug("fetched timeline", zap.Int64("since_id", sinceID), zap.Int("posts", len(posts)))
+	return posts, nil
+}
+
+// Newest returns the id of the user's newest tweet, or 0 when the timeline
+// is empty.
+func (c *Client) Newest(ctx context.Context) (int64, error) {
+	tweets, err := c.timeline(ctx, 0, 0, 1)
+	if err == nil && len(tweets) == 0 {
+		// count is applied before deleted tweets are removed: an empty
+		// answer to count=1 may only mean the newest tweet was deleted.
+		tweets, err = c.timeline(ctx, 0, 0, pageSize)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+	}
+	var newest int64
+	for i := range tweets {
+		if p, ok := c.toPost(&tweets[i]); ok && p.ID > newest {
+			newest = p.ID
+		}
+	}
+	return newest, nil
+}
+
+// Post publishes text as a new tweet and returns it as the API stored it.
+func (c *Client) Post(ctx context.Context, text string) (daemon.Post, error) {
+	if text == "" {
+		return daemon.Post{}, errors.New("post tweet: empty text")
+	}
+	if err := ctx.Err(); err != nil {
+		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
+	}
+	start := time.Now()
+	tweet, resp, err := c.api(ctx).Statuses.Update(text, &gotwitter.StatusUpdateParams{TweetMode: "extended"})
+	if err := c.check("statuses/update", start, resp, err); err != nil {
+		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
+	}
+	p, ok := c.toPost(tweet)
+	if !ok {
+		return daemon.Post{}, errors.New("post tweet: response has no tweet id")
+	}
+	return p, nil
+}
+
+// Verify checks the credentials and returns the account they belong to.
+func (c *Client) Verify(ctx context.Context) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, fmt.Errorf("verify credentials: %w", err)
+	}
+	start := time.Now()
+	user, resp, err := c.api(ctx).Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{
+		SkipStatus:      gotwitter.Bool(true),
+		IncludeEntities: gotwitter.Bool(false),
+	})
+	if err := c.check("account/verify_credentials", start, resp, err); err != nil {
+		return Account{}, fmt.Errorf("verify credentials: %w", err)
+	}
+	id := parseID(user.IDStr, user.ID)
+	if id == 0 {
+		return Account{}, errors.New("verify credentials: response has no user id")
+	}
+	return Account{ID: id, ScreenName: user.ScreenName}, nil
+}

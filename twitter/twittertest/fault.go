@@ -1,0 +1,105 @@
+package twittertest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fault makes the server misbehave on the next requests, the way real API
+// deployments and the proxies in front of them do.
+type Fault struct {
+	// Status is the HTTP status to answer with. 0 serves the request
+	// normally (after Delay).
+	Status int
+	// Body is sent as is; it may be empty, HTML or broken JSON.
+	Body string
+	// ContentType defaults to JSON for a body starting with '{' or '[',
+	// and to HTML otherwise.
+	ContentType string
+	// Header is added to the response.
+	Header http.Header
+	// RateLimitReset is sent as x-rate-limit-reset with a 429 (and
+	// x-rate-limit-remaining 0). Zero means the current window's reset.
+	RateLimitReset time.Time
+	// Delay holds the response back; it ends early when the client goes
+	// away or the server closes.
+	Delay time.Duration
+	// Times is how many requests the fault applies to; 0 means 1.
+	Times int
+	// Path limits the fault to requests whose path contains it, e.g.
+	// "user_timeline"; "" matches every request.
+	Path string
+}
+
+// FaultRateLimited is a 429 with an empty body, as the API sends when the
+// window is used up, with x-rate-limit-reset set to reset.
+func FaultRateLimited(reset time.Time) Fault {
+	return Fault{Status: http.StatusTooManyRequests, RateLimitReset: reset}
+}
+
+// FaultTier is the 403 / code 453 the API sends to v1.1 calls made on an X
+// API tier that excludes them.
+func FaultTier() Fault {
+	return Fault{
+		Status: http.StatusForbidden,
+		Body:   `{"errors":[{"message":"You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.x.com/en/portal/product","code":453}]}`,
+	}
+}
+
+// FaultBadGateway is an HTML 502 page from a proxy in front of the API.
+func FaultBadGateway() Fault {
+	return Fault{
+		Status: http.StatusBadGateway,
+		Body:   "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+	}
+}
+
+// FaultGarbage is a 200 whose JSON body breaks off.
+func FaultGarbage() Fault {
+	return Fault{Status: http.StatusOK, Body: `[{"created_at":"Mon Jan 02 15:04:05 +0000 2006","id":17000000`}
+}
+
+// FaultDelay serves the next request normally, d late.
+func FaultDelay(d time.Duration) Fault {
+	return Fault{Delay: d}
+}
+
+// Fail queues f. Queued faults apply in order, each to the next f.Times
+// requests it matches.
+func (s *Server) Fail(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+// takeFault returns the first queued fault matching path and uses up one
+// of its times. The caller holds s.mu.
+func (s *Server) takeFault(path string) (Fault, bool) {
+	for i := range s.faults {
+		f := &s.faults[i]
+		if f.Path != "" && !strings.Contains(path, f.Path) {
+			continue
+		}
+		out := *f
+		f.Times--
+		if f.Times <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return out, true
+	}
+	return Fault{}, false
+}
+
+func (f Fault) contentType() string {
+	switch {
+	case f.ContentType != "":
+		return f.ContentType
+	case strings.HasPrefix(f.Body, "{") || strings.HasPrefix(f.Body, "["):
+		return "application/json; charset=utf-8"
+	}
+	return "text/html; charset=utf-8"
+}

@@ -1,0 +1,508 @@
+// Package twittertest runs an in-process Twitter API v1.1 compatible server
+// for tests and demos, in the manner of net/http/httptest. It serves the
+// user timeline, status updates and credential checks with realistic JSON
+// (64-bit ids, HTML-escaped text, t.co links with entities, rate-limit
+// headers), verifies every request's OAuth 1.0a signature, and injects
+// faults on demand.
+package twittertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// idBase makes ids look like real snowflake ids: above 2^53, so that a
+// client decoding them through float64 gets them wrong.
+const idBase int64 = 1_700_000_000_000_000_000
+
+// window is the length of a rate-limit window.
+const window = 15 * time.Minute
+
+// Defaults for empty Options fields.
+const (
+	DefaultConsumerKey    = "twittertest-consumer-key"
+	DefaultConsumerSecret = "twittertest-consumer-secret"
+	DefaultAccessToken    = "1234567890-twittertestaccesstoken"
+	DefaultAccessSecret   = "twittertest-access-secret"
+	DefaultUserID         = 1234567890
+	DefaultScreenName     = "r2sync_demo"
+)
+
+// otherUserID and otherScreenName are the author of retweeted tweets that
+// name none.
+const (
+	otherUserID     = 987654321
+	otherScreenName = "someone_else"
+)
+
+// Options configure a Server. Empty fields take the Default values.
+type Options struct {
+	// The credentials every request must be signed with.
+	ConsumerKey, ConsumerSecret, AccessToken, AccessSecret string
+	// The user the access token belongs to.
+	UserID     int64
+	ScreenName string
+	// Logger receives a debug line per request; nil means none. Secrets
+	// are never logged.
+	Logger *zap.Logger
+}
+
+// Request is a request the server answered.
+type Request struct {
+	Method        string
+	Path          string
+	Query         url.Values
+	Form          url.Values // form body of a POST, or nil
+	Status        int        // 499 when the client left during a delay
+	OAuthVerified bool       // the OAuth 1.0a signature and credentials were valid
+}
+
+// Server is a running test API server.
+type Server struct {
+	opts Options
+	log  *zap.Logger
+	srv  *http.Server
+	url  string
+	done chan struct{} // closed by Close, ends delays
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	seq      int64
+	shortSeq uint64
+	tweets   []Tweet // sorted by ID
+	deleted  map[int64]bool
+	requests []Request
+	faults   []Fault
+	windows  map[string]*rateWindow
+	nonces   map[string]time.Time
+}
+
+// rateWindow is one endpoint's rate-limit state.
+type rateWindow struct {
+	limit, remaining int
+	reset            time.Time
+}
+
+// NewServer starts a server on a free port of 127.0.0.1. Like
+// httptest.NewServer it panics when it cannot listen. Call Close when done.
+func NewServer(opts Options) *Server {
+	if opts.ConsumerKey == "" {
+		opts.ConsumerKey = DefaultConsumerKey
+	}
+	if opts.ConsumerSecret == "" {
+		opts.ConsumerSecret = DefaultConsumerSecret
+	}
+	if opts.AccessToken == "" {
+		opts.AccessToken = DefaultAccessToken
+	}
+	if opts.AccessSecret == "" {
+		opts.AccessSecret = DefaultAccessSecret
+	}
+	if opts.UserID == 0 {
+		opts.UserID = DefaultUserID
+	}
+	if opts.ScreenName == "" {
+		opts.ScreenName = DefaultScreenName
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("twittertest")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("twittertest: listen: %v", err))
+	}
+	s := &Server{
+		opts:    opts,
+		log:     log,
+		url:     "http://" + ln.Addr().String() + "/1.1/",
+		done:    make(chan struct{}),
+		deleted: make(map[int64]bool),
+		windows: make(map[string]*rateWindow),
+		nonces:  make(map[string]time.Time),
+	}
+	s.srv = &http.Server{
+		Handler:           http.HandlerFunc(s.serve),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          zap.NewStdLog(log),
+	}
+	go s.srv.Serve(ln)
+	return s
+}
+
+// URL returns the API base, e.g. "http://127.0.0.1:PORT/1.1/".
+func (s *Server) URL() string { return s.url }
+
+// Options returns the options in effect, defaults filled in, so that a
+// demo can build a client with the server's credentials.
+func (s *Server) Options() Options { return s.opts }
+
+// Close stops the server and waits for the requests in progress.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.done)
+	s.srv.Close()
+	s.wg.Wait()
+}
+
+// AddTweet stores t and returns it as stored: with an id (when zero, the
+// next snowflake-like id above 2^53), author, CreatedAt and t.co links
+// filled in. A tweet with the id of a stored one replaces it.
+func (s *Server) AddTweet(t Tweet) Tweet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLocked(t).clone()
+}
+
+// Delete removes a tweet from what the server serves, but, like the real
+// API, timeline pages still count it before dropping it, so pages come
+// back short. It reports whether the tweet existed.
+func (s *Server) Delete(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.find(id); !ok || s.deleted[id] {
+		return false
+	}
+	s.deleted[id] = true
+	return true
+}
+
+// Tweets returns the stored tweets, oldest first, including those created
+// through statuses/update and excluding deleted ones.
+func (s *Server) Tweets() []Tweet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Tweet, 0, len(s.tweets))
+	for _, t := range s.tweets {
+		if !s.deleted[t.ID] {
+			out = append(out, t.clone())
+		}
+	}
+	return out
+}
+
+// Requests returns the requests answered so far, in order. A request is
+// logged before its response is written, so it is there once the client
+// has the response.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		r.Query = maps.Clone(r.Query)
+		r.Form = maps.Clone(r.Form)
+		out[i] = r
+	}
+	return out
+}
+
+// addLocked stores t; the caller holds s.mu.
+func (s *Server) addLocked(t Tweet) Tweet {
+	t = t.clone()
+	now := time.Now().UTC().Truncate(time.Second)
+	if o := t.RetweetOf; o != nil {
+		if o.UserID == 0 {
+			o.UserID = otherUserID
+			if o.ScreenName == "" {
+				o.ScreenName = otherScreenName
+			}
+		}
+		if o.ScreenName == "" {
+			o.ScreenName = "user" + idStr(o.UserID)
+		}
+		if o.ID == 0 {
+			o.ID = s.nextID()
+		}
+		if o.CreatedAt.IsZero() {
+			o.CreatedAt = now
+		}
+		o.RetweetOf = nil
+		o.URLs = s.shorten(o.URLs)
+		t.Text, t.URLs = "", nil
+	}
+	if t.UserID == 0 {
+		t.UserID = s.opts.UserID
+	}
+	if t.ScreenName == "" {
+		if t.UserID == s.opts.UserID {
+			t.ScreenName = s.opts.ScreenName
+		} else {
+			t.ScreenName = "user" + idStr(t.UserID)
+		}
+	}
+	if t.ID == 0 {
+		t.ID = s.nextID()
+	} else if t.ID > idBase && t.ID-idBase > s.seq {
+		s.seq = t.ID - idBase
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now
+	}
+	t.URLs = s.shorten(t.URLs)
+
+	i, found := slices.BinarySearchFunc(s.tweets, t.ID, func(a Tweet, id int64) int {
+		switch {
+		case a.ID < id:
+			return -1
+		case a.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if found {
+		s.tweets[i] = t
+		delete(s.deleted, t.ID)
+	} else {
+		s.tweets = slices.Insert(s.tweets, i, t)
+	}
+	return t
+}
+
+func (s *Server) nextID() int64 {
+	s.seq++
+	return idBase + s.seq
+}
+
+// shorten gives each URL without one a t.co link.
+func (s *Server) shorten(urls []URL) []URL {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	for i := range urls {
+		if urls[i].Short != "" {
+			continue
+		}
+		s.shortSeq++
+		x := s.shortSeq * 0x9E3779B97F4A7C15 // spread, so links look random
+		var b [10]byte
+		for j := range b {
+			b[j] = digits[x%62]
+			x /= 62
+		}
+		urls[i].Short = "https://t.co/" + string(b[:])
+	}
+	return urls
+}
+
+func (s *Server) find(id int64) (Tweet, bool) {
+	for _, t := range s.tweets {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Tweet{}, false
+}
+
+// serve handles every request: OAuth check, rate limit, faults, routing.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
+	if r.Method == http.MethodPost && isForm(r) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err == nil {
+			rec.Form, err = url.ParseQuery(string(body))
+		}
+		if err != nil {
+			s.writeError(w, rec, http.StatusBadRequest, 0, "Bad request.")
+			return
+		}
+	}
+	now := time.Now()
+	nonce, ts, authErr := verifyOAuth(r, rec.Form, s.opts, now)
+	endpoint := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/1.1/"), ".json")
+
+	s.mu.Lock()
+	if authErr == nil && s.replayed(nonce, ts, now) {
+		authErr = errCouldNotAuth()
+	}
+	win, exceeded := s.consume(endpoint, now)
+	fault, faulty := s.takeFault(r.URL.Path)
+	s.mu.Unlock()
+	rec.OAuthVerified = authErr == nil
+
+	h := w.Header()
+	// Lowercase on the wire, as the API sends them.
+	h["x-rate-limit-limit"] = []string{strconv.Itoa(win.limit)}
+	h["x-rate-limit-remaining"] = []string{strconv.Itoa(win.remaining)}
+	h["x-rate-limit-reset"] = []string{strconv.FormatInt(win.reset.Unix(), 10)}
+
+	if faulty {
+		if !s.wait(r, fault.Delay) {
+			rec.Status = 499
+			s.record(rec)
+			return
+		}
+		if fault.Status != 0 {
+			maps.Copy(h, fault.Header)
+			if fault.Status == http.StatusTooManyRequests {
+				h["x-rate-limit-remaining"] = []string{"0"}
+				if !fault.RateLimitReset.IsZero() {
+					h["x-rate-limit-reset"] = []string{strconv.FormatInt(fault.RateLimitReset.Unix(), 10)}
+				}
+			}
+			ct := ""
+			if fault.Body != "" {
+				ct = fault.contentType()
+			}
+			s.write(w, rec, fault.Status, ct, []byte(fault.Body))
+			return
+		}
+	}
+	if authErr != nil {
+		s.writeError(w, rec, authErr.status, authErr.code, authErr.message)
+		return
+	}
+	if exceeded {
+		s.writeError(w, rec, http.StatusTooManyRequests, 88, "Rate limit exceeded")
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && endpoint == "statuses/user_timeline":
+		s.userTimeline(w, rec)
+	case r.Method == http.MethodPost && endpoint == "statuses/update":
+		s.update(w, rec)
+	case r.Method == http.MethodGet && endpoint == "account/verify_credentials":
+		s.mu.Lock()
+		u := s.user(s.opts.UserID, s.opts.ScreenName)
+		s.mu.Unlock()
+		s.writeJSON(w, rec, http.StatusOK, u)
+	default:
+		s.writeError(w, rec, http.StatusNotFound, 34, "Sorry, that page does not exist.")
+	}
+}
+
+// wait holds a response back for d; false when the client left or the
+// server closed first.
+func (s *Server) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// replayed reports whether nonce was already used with timestamp ts, and
+// remembers it. The caller holds s.mu.
+func (s *Server) replayed(nonce string, ts, now time.Time) bool {
+	key := strconv.FormatInt(ts.Unix(), 10) + " " + nonce
+	if _, ok := s.nonces[key]; ok {
+		return true
+	}
+	if len(s.nonces) >= 4096 {
+		for k, at := range s.nonces {
+			if now.Sub(at) > 2*maxClockSkew {
+				delete(s.nonces, k)
+			}
+		}
+	}
+	s.nonces[key] = ts
+	return false
+}
+
+// consume counts a request against its endpoint's window. The caller
+// holds s.mu.
+func (s *Server) consume(endpoint string, now time.Time) (rateWindow, bool) {
+	w := s.windows[endpoint]
+	if w == nil || !now.Before(w.reset) {
+		limit := limitFor(endpoint)
+		w = &rateWindow{limit: limit, remaining: limit, reset: now.Add(window).Truncate(time.Second)}
+		s.windows[endpoint] = w
+	}
+	if w.remaining == 0 {
+		return *w, true
+	}
+	w.remaining--
+	return *w, false
+}
+
+// limitFor is the per-user limit per 15-minute window. statuses/update has
+// no header-reported limit on the real API; 300 stands in for its 3-hour one.
+func limitFor(endpoint string) int {
+	switch endpoint {
+	case "statuses/user_timeline":
+		return 900
+	case "account/verify_credentials":
+		return 75
+	case "statuses/update":
+		return 300
+	}
+	return 180
+}
+
+// record logs rec.
+func (s *Server) record(rec Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, rec)
+	s.mu.Unlock()
+	s.log.Debug("request",
+		zap.String("method", rec.Method),
+		zap.String("path", rec.Path),
+		zap.Int("status", rec.Status),
+		zap.Bool("oauth_verified", rec.OAuthVerified),
+	)
+}
+
+// write logs the request, then answers it, so that the log is complete by
+// the time the client sees the response.
+func (s *Server) write(w http.ResponseWriter, rec Request, status int, contentType string, body []byte) {
+	rec.Status = status
+	s.record(rec)
+	if contentType != "" {
+		w.Header().Set("Content-Type", contentType)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, rec Request, status int, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the API sends "<a href=…>" and "&amp;" as is
+	if err := enc.Encode(v); err != nil {
+		s.writeError(w, rec, http.StatusInternalServerError, 131, "Internal error.")
+		return
+	}
+	s.write(w, rec, status, "application/json;charset=utf-8", bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+func (s *Server) writeError(w http.ResponseWriter, rec Request, status, code int, msg string) {
+	s.writeJSON(w, rec, status, errorsJSON{Errors: []errorJSON{{Message: msg, Code: code}}})
+}
