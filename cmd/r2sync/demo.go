@@ -24,6 +24,7 @@ import (
 type demoTweet struct {
 	tweet twittertest.Tweet
 	about string
+	key   string // the setting that keeps it from being mirrored, if any
 }
 
 func demoScript() []demoTweet {
@@ -34,8 +35,8 @@ func demoScript() []demoTweet {
 			URLs: []twittertest.URL{{Short: "https://t.co/r2demo0001", Expanded: "https://xmpp.org/rfcs/rfc6121.html"}},
 		}},
 		{about: "an ampersand and angle brackets (&amp; &lt; in the API)", tweet: twittertest.Tweet{Text: "Tom & Jerry <3 XMPP"}},
-		{about: "a reply to someone else", tweet: twittertest.Tweet{Text: "@bob thanks!", InReplyToUserID: 7, InReplyToScreenName: "bob"}},
-		{about: "a retweet", tweet: twittertest.Tweet{RetweetOf: &bob}},
+		{about: "a reply to someone else", key: "sync.include_replies", tweet: twittertest.Tweet{Text: "@bob thanks!", InReplyToUserID: 7, InReplyToScreenName: "bob"}},
+		{about: "a retweet", key: "sync.include_retweets", tweet: twittertest.Tweet{RetweetOf: &bob}},
 		{about: "CJK and emoji", tweet: twittertest.Tweet{Text: "同步到人人网 🎉👨‍👩‍👧 测试"}},
 	}
 }
@@ -135,12 +136,12 @@ func runDemoScript(ctx context.Context, w interface{ Write([]byte) (int, error) 
 		}
 		statuses := xmpp.Statuses()
 		if len(statuses) == seen {
-			fmt.Fprintln(w, "  → not mirrored (sync.include_replies / sync.include_retweets are off)")
+			fmt.Fprintf(w, "  → not mirrored (%s = false)\n", d.key)
 			continue
 		}
 		for _, s := range statuses[seen:] {
 			mirrored++
-			fmt.Fprintf(w, "  → status %q after %s\n", s.Text, s.At.Sub(start).Round(time.Millisecond))
+			fmt.Fprintf(w, "  → status “%s” after %s\n", s.Text, s.At.Sub(start).Round(time.Millisecond))
 		}
 	}
 	fmt.Fprintf(w, "\n%d tweets, %d statuses, each exactly once. Try it for real: r2sync run --config FILE\n", len(script), mirrored)
