@@ -40,9 +40,16 @@ type Config struct {
 	Filter       Filter
 	PollInterval time.Duration
 	Logger       *zap.Logger
+	// Grace bounds how long a status already being sent may take to finish
+	// once ctx is cancelled; 0 means DefaultGrace.
+	Grace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultGrace is the default Config.Grace: short enough that a SIGTERM is
+// answered within systemd's patience, long enough for a round trip.
+const DefaultGrace = 3 * time.Second
 
 // Mirror turns the user's new posts into statuses, each exactly once. A
 // poller queues rendered statuses in the State; a deliverer sends them in
@@ -61,6 +68,9 @@ func NewMirror(cfg Config) *Mirror {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Minute
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
 	}
 	now := cfg.Now
 	if now == nil {
@@ -190,25 +200,44 @@ func (m *Mirror) DeliverOnce(ctx context.Context) (int, error) {
 		if len(st.Pending) == 0 {
 			return delivered, nil
 		}
-		next := st.Pending[0]
-		if err := m.cfg.Sink.SetStatus(ctx, next.Text); err != nil {
-			return delivered, fmt.Errorf("set status for post %d: %w", next.PostID, err)
+		if err := ctx.Err(); err != nil {
+			return delivered, err
 		}
-		at := m.now()
-		_, err = m.cfg.Store.Update(ctx, func(s *State) error {
-			s.removePending(next.PostID)
-			s.Mirrored++
-			s.LastMirrored = &Delivered{PostID: next.PostID, At: at}
-			return nil
-		})
-		if err != nil {
-			return delivered, fmt.Errorf("save state: %w", err)
+		next := st.Pending[0]
+		if err := m.deliver(ctx, next); err != nil {
+			return delivered, err
 		}
 		delivered++
-		m.log.Info("status set",
-			zap.Int64("post_id", next.PostID),
-			zap.Duration("delay", at.Sub(next.QueuedAt)))
 	}
+}
+
+// deliver sends one status and removes it from the queue. A shutdown does
+// not interrupt it at once: cutting the send between the server's receipt
+// and the state update would repeat the status after a restart, so it
+// gets Config.Grace to finish.
+func (m *Mirror) deliver(parent context.Context, next Status) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	defer cancel()
+	stop := context.AfterFunc(parent, func() { time.AfterFunc(m.cfg.Grace, cancel) })
+	defer stop()
+
+	if err := m.cfg.Sink.SetStatus(ctx, next.Text); err != nil {
+		return fmt.Errorf("set status for post %d: %w", next.PostID, err)
+	}
+	at := m.now()
+	_, err := m.cfg.Store.Update(ctx, func(s *State) error {
+		s.removePending(next.PostID)
+		s.Mirrored++
+		s.LastMirrored = &Delivered{PostID: next.PostID, At: at}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	m.log.Info("status set",
+		zap.Int64("post_id", next.PostID),
+		zap.Duration("delay", at.Sub(next.QueuedAt)))
+	return nil
 }
 
 func (m *Mirror) pollLoop(ctx context.Context) error {

@@ -287,3 +287,41 @@ func TestMirrorRunStopsOnCorruptState(t *testing.T) {
 		t.Fatalf("Run = %v, want a CorruptError", err)
 	}
 }
+
+func TestDeliverFinishesSendInFlight(t *testing.T) {
+	src := &fakeSource{}
+	started, release := make(chan struct{}), make(chan struct{})
+	sink := &fakeSink{fail: func(string) error {
+		close(started)
+		<-release
+		return nil
+	}}
+	store := statefile.New(t.TempDir() + "/state.json")
+	m := newMirror(t, src, sink, store, daemon.Filter{})
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := m.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.add(post(1, "in flight"), post(2, "not started"))
+	if _, err := m.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := m.DeliverOnce(ctx); done <- err }()
+	<-started
+	cancel() // SIGTERM while the server has the status but we have not recorded it
+	close(release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("DeliverOnce = %v, want context.Canceled after the send in flight", err)
+	}
+	st, err := store.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pending) != 1 || st.Pending[0].PostID != 2 || st.Mirrored != 1 {
+		t.Errorf("state %+v: want the status in flight recorded and the next one still pending", st)
+	}
+	if got := sink.got(); !slices.Equal(got, []string{"in flight"}) {
+		t.Errorf("statuses %q", got)
+	}
+}

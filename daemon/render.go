@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/template"
 	"time"
@@ -29,15 +30,19 @@ type TemplateData struct {
 	CreatedAt  time.Time
 }
 
-// NewRenderer parses the status template. maxLength counts grapheme
-// clusters; 0 means no limit.
+// NewRenderer parses the status template and tries it once on a sample
+// post, so that a template naming an unknown field fails here and not on
+// the first tweet. maxLength counts grapheme clusters; 0 means no limit.
 func NewRenderer(tmpl string, maxLength int) (*Renderer, error) {
 	t, err := template.New("status").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
+		return nil, err
 	}
 	if maxLength < 0 {
 		return nil, fmt.Errorf("max length must not be negative (got %d)", maxLength)
+	}
+	if err := t.Execute(io.Discard, TemplateData{Text: "sample", URL: "https://twitter.com/r2sync/status/1", ID: 1, ScreenName: "r2sync"}); err != nil {
+		return nil, err
 	}
 	return &Renderer{tmpl: t, maxLength: maxLength}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/r2sync/r2sync/config"
+	"github.com/r2sync/r2sync/daemon"
 )
 
 // Exit statuses, after sysexits.h where one fits.
@@ -133,8 +134,9 @@ func configFlag(fs *flag.FlagSet) *string {
 }
 
 // loadConfig reads the config file named by --config, $R2SYNC_CONFIG or
-// the default path.
-func loadConfig(e *env, path string) (config.Config, error) {
+// the default path, and builds the status renderer from its [sync]
+// section so that a template error is a config error too.
+func loadConfig(e *env, path string) (config.Config, *daemon.Renderer, error) {
 	if path == "" {
 		path = e.getenv("R2SYNC_CONFIG")
 	}
@@ -143,9 +145,13 @@ func loadConfig(e *env, path string) (config.Config, error) {
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return config.Config{}, configError(err)
+		return config.Config{}, nil, configError(err)
 	}
-	return cfg, nil
+	r, err := daemon.NewRenderer(cfg.Sync.Template, cfg.Sync.MaxLength)
+	if err != nil {
+		return config.Config{}, nil, configError(fmt.Errorf("%s: sync.template: %w", path, err))
+	}
+	return cfg, r, nil
 }
 
 // oneArg returns the single positional argument, or a usage error.

@@ -19,7 +19,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	path := *cfgPath
-	cfg, err := loadConfig(e, path)
+	cfg, _, err := loadConfig(e, path)
 	if err != nil {
 		return err
 	}
@@ -29,9 +29,6 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return configError(err)
 	}
 	defer func() { _ = log.Sync() }()
-	if _, err := newRenderer(cfg.Sync); err != nil {
-		return err
-	}
 
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -55,7 +52,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	xopts.Resource = cfg.Renren.Resource + "-check"
 	if err := checkXMPP(ctx, xopts); err != nil {
 		failed++
-		fmt.Fprintf(e.stdout, "renren: FAILED for %s: %v\n", cfg.Renren.JID, err)
+		hint := ""
+		if errors.Is(err, renren.ErrAuth) {
+			hint = " (check renren.password and renren.jid)"
+		}
+		fmt.Fprintf(e.stdout, "renren: FAILED: %v%s\n", err, hint)
 	} else {
 		fmt.Fprintf(e.stdout, "renren: ok, logged in as %s over verified TLS\n", cfg.Renren.JID)
 	}

@@ -219,7 +219,7 @@ func TestCheck(t *testing.T) {
 		want           []string
 	}{
 		{name: "bad oauth secret", consumerSecret: "cs-WRONG", password: userPassword, want: []string{"twitter: FAILED", "401", "renren: ok"}},
-		{name: "bad xmpp password", consumerSecret: apiKeys.ConsumerSecret, password: "pw-WRONG", want: []string{"twitter: ok", "renren: FAILED for " + userJID, "not-authorized"}},
+		{name: "bad xmpp password", consumerSecret: apiKeys.ConsumerSecret, password: "pw-WRONG", want: []string{"twitter: ok", "renren: FAILED: login failed for " + userJID, "not-authorized", "check renren.password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, renderer, err := loadConfig(e, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -40,10 +40,6 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	}
 	// Its own resource, so a running daemon's session is not replaced.
 	xopts.Resource = cfg.Renren.Resource + "-post"
-	renderer, err := newRenderer(cfg.Sync)
-	if err != nil {
-		return err
-	}
 	store := statefile.New(cfg.State.File)
 
 	// Create the tweet while holding the state lock and claim it in the

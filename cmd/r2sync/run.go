@@ -19,7 +19,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, renderer, err := loadConfig(e, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -34,10 +34,6 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	xopts, err := renrenOptions(cfg.Renren, log)
-	if err != nil {
-		return err
-	}
-	renderer, err := newRenderer(cfg.Sync)
 	if err != nil {
 		return err
 	}
@@ -64,13 +60,18 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		zap.String("state_file", cfg.State.File),
 		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration))
 
+	// The session outlives the mirror: on shutdown the mirror finishes the
+	// status in flight first, then the session says goodbye. A failed
+	// session (a rejected password) cancels gctx and so stops the mirror.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return conn.Run(gctx) })
+	connCtx, stopConn := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopConn()
+	g.Go(func() error { return conn.Run(connCtx) })
 	g.Go(func() error {
+		defer stopConn()
 		if err := mirror.Run(gctx); err != nil {
 			return fmt.Errorf("mirror: %w", err)
 		}
-		// The mirror only returns nil when ctx ended; stop the session too.
 		return context.Canceled
 	})
 	err = g.Wait()

@@ -20,7 +20,7 @@ func cmdState(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, _, err := loadConfig(e, *cfgPath)
 	if err != nil {
 		return err
 	}

@@ -61,25 +61,6 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, error) {
 	return opts, nil
 }
 
-// samplePost exercises every template field once at start-up, so that a
-// template error surfaces as a config error and not on the first tweet.
-var samplePost = daemon.Post{
-	ID: 1, Text: "sample", URL: "https://twitter.com/r2sync/status/1", ScreenName: "r2sync",
-	CreatedAt: time.Unix(0, 0).UTC(),
-}
-
-// newRenderer builds the status renderer from the [sync] section.
-func newRenderer(c config.Sync) (*daemon.Renderer, error) {
-	r, err := daemon.NewRenderer(c.Template, c.MaxLength)
-	if err == nil {
-		_, err = r.Render(samplePost)
-	}
-	if err != nil {
-		return nil, configError(fmt.Errorf("sync.template: %w", err))
-	}
-	return r, nil
-}
-
 func newFilter(c config.Sync) daemon.Filter {
 	return daemon.Filter{IncludeReplies: c.IncludeReplies, IncludeRetweets: c.IncludeRetweets}
 }
