@@ -40,6 +40,8 @@ type Config struct {
 	Filter       Filter
 	PollInterval time.Duration
 	Logger       *zap.Logger
+	// Observer hears every poll, skip and delivery; nil means none.
+	Observer Observer
 	// Grace bounds how long a status already being sent may take to finish
 	// once ctx is cancelled; 0 means DefaultGrace.
 	Grace time.Duration
@@ -68,6 +70,9 @@ func NewMirror(cfg Config) *Mirror {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Minute
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
@@ -143,7 +148,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	queued := 0
-	_, err = m.cfg.Store.Update(ctx, func(s *State) error {
+	st, err = m.cfg.Store.Update(ctx, func(s *State) error {
 		queued = 0
 		for _, p := range posts {
 			// Re-read under the lock: `post` may have claimed a post meanwhile.
@@ -153,15 +158,18 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 			s.LastID = p.ID
 			if reason := m.skip(s, p); reason != "" {
 				m.log.Info("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", reason))
+				m.cfg.Observer.Skipped(reason)
 				continue
 			}
 			text, err := m.cfg.Renderer.Render(p)
 			if err != nil {
 				m.log.Error("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", "render"), zap.Error(err))
+				m.cfg.Observer.Skipped("render")
 				continue
 			}
 			if text == "" {
 				m.log.Info("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", "empty"))
+				m.cfg.Observer.Skipped("empty")
 				continue
 			}
 			s.Pending = append(s.Pending, Status{PostID: p.ID, Text: text, QueuedAt: m.now()})
@@ -173,6 +181,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("save state: %w", err)
 	}
+	m.cfg.Observer.Pending(len(st.Pending))
 	if queued > 0 {
 		m.log.Info("statuses queued", zap.Int("count", queued))
 		m.wakeDeliverer()
@@ -222,10 +231,11 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 	defer stop()
 
 	if err := m.cfg.Sink.SetStatus(ctx, next.Text); err != nil {
+		m.cfg.Observer.DeliveryFailed(err)
 		return fmt.Errorf("set status for post %d: %w", next.PostID, err)
 	}
 	at := m.now()
-	_, err := m.cfg.Store.Update(ctx, func(s *State) error {
+	st, err := m.cfg.Store.Update(ctx, func(s *State) error {
 		s.removePending(next.PostID)
 		s.Mirrored++
 		s.LastMirrored = &Delivered{PostID: next.PostID, At: at}
@@ -234,6 +244,8 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	m.cfg.Observer.Delivered(next.PostID, at.Sub(next.QueuedAt))
+	m.cfg.Observer.Pending(len(st.Pending))
 	m.log.Info("status set",
 		zap.Int64("post_id", next.PostID),
 		zap.Duration("delay", at.Sub(next.QueuedAt)))
@@ -243,6 +255,7 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 func (m *Mirror) pollLoop(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	b := newBackoff(time.Second, 5*time.Minute)
 	for {
 		select {
 		case <-ctx.Done():
@@ -250,18 +263,28 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 		case <-t.C:
 		}
 		wait := m.cfg.PollInterval
-		if _, err := m.PollOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		_, err := m.PollOnce(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.cfg.Observer.Polled(err)
+		if err == nil {
+			b.reset()
+			if p, ok := m.cfg.Source.(Pacer); ok {
+				wait = p.Pace(wait)
 			}
+		} else {
 			if IsFatal(err) {
 				return err
 			}
+			// Transient faults (network, 5xx, garbage) retry sooner than
+			// the interval at first, then ever more slowly.
+			wait = b.next()
 			if at, ok := retryAt(err); ok {
 				wait = max(wait, at.Sub(m.now()))
 			}
 			if isPermanent(err) {
-				wait = max(wait, PermanentErrorBackoff)
+				wait = PermanentErrorBackoff
 				m.log.Error("poll failed; fix the cause, r2sync retries slowly meanwhile", zap.Error(err), zap.Duration("retry_in", wait))
 			} else {
 				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))

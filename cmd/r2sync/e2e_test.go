@@ -32,26 +32,28 @@ func fiveTweets() ([]twittertest.Tweet, []string) {
 	return tweets, want
 }
 
-func TestRunMirrorsNewTweetsOnce(t *testing.T) {
-	w := newWorld(t, "[sync]\ntemplate = \"[r2] {{.Text}}\"\n")
+func TestRunMirrorsNewTweetsOnce(t *testing.T) { forEachAPI(t, testRunMirrorsNewTweetsOnce) }
+
+func testRunMirrorsNewTweetsOnce(t *testing.T, api string) {
+	w := newWorld(t, api, "[sync]\ntemplate = \"[r2] {{.Text}}\"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	w.api.AddTweet(twittertest.Tweet{Text: "old one"})
-	w.api.AddTweet(twittertest.Tweet{Text: "old two"})
+	w.server.AddTweet(twittertest.Tweet{Text: "old one"})
+	w.server.AddTweet(twittertest.Tweet{Text: "old two"})
 	d := w.start()
 	waitFor(t, "first start to be recorded", 30*time.Second, func() bool { return w.readState().Initialized })
 
 	tweets, want := fiveTweets()
 	for _, tw := range tweets {
-		w.api.AddTweet(tw)
+		w.server.AddTweet(tw)
 	}
 	if got := w.statuses(ctx, 3); !slices.Equal(got, want) {
 		t.Fatalf("statuses\n got %q\nwant %q", got, want)
 	}
 	// A sentinel proves nothing else was queued before it: not the old
 	// tweets, not the reply, not the retweet.
-	w.api.AddTweet(twittertest.Tweet{Text: "sentinel"})
+	w.server.AddTweet(twittertest.Tweet{Text: "sentinel"})
 	if got := w.statuses(ctx, 4); !slices.Equal(got, append(want, "[r2] sentinel")) {
 		t.Fatalf("statuses after sentinel %q", got)
 	}
@@ -73,8 +75,10 @@ func TestRunMirrorsNewTweetsOnce(t *testing.T) {
 	}
 }
 
-func TestKill9LosesNothing(t *testing.T) {
-	w := newWorld(t, "")
+func TestKill9LosesNothing(t *testing.T) { forEachAPI(t, testKill9LosesNothing) }
+
+func testKill9LosesNothing(t *testing.T, api string) {
+	w := newWorld(t, api, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -90,7 +94,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	go func() {
 		defer close(added)
 		for _, text := range want {
-			w.api.AddTweet(twittertest.Tweet{Text: text})
+			w.server.AddTweet(twittertest.Tweet{Text: text})
 			select {
 			case <-ctx.Done():
 				return
@@ -150,11 +154,13 @@ func countUnavailable(w *world) int {
 	return n
 }
 
-func TestPostIsNotMirroredAgain(t *testing.T) {
+func TestPostIsNotMirroredAgain(t *testing.T) { forEachAPI(t, testPostIsNotMirroredAgain) }
+
+func testPostIsNotMirroredAgain(t *testing.T, api string) {
 	for _, running := range []bool{true, false} {
 		name := map[bool]string{true: "daemon running", false: "daemon started later"}[running]
 		t.Run(name, func(t *testing.T) {
-			w := newWorld(t, "")
+			w := newWorld(t, api, "")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			d := w.start()
@@ -171,18 +177,18 @@ func TestPostIsNotMirroredAgain(t *testing.T) {
 			if !strings.Contains(stdout, "tweet posted: ") || !strings.Contains(stdout, "status set: "+msg) {
 				t.Errorf("post output %q", stdout)
 			}
-			created := w.api.Tweets()
+			created := w.server.Tweets()
 			if len(created) != 1 || created[0].Text != msg {
 				t.Fatalf("tweets on the server: %+v", created)
 			}
 			signed := false
-			for _, r := range w.api.Requests() {
+			for _, r := range w.server.Requests() {
 				if r.Method == "POST" && strings.HasSuffix(r.Path, "statuses/update.json") && r.OAuthVerified {
 					signed = true
 				}
 			}
 			if !signed {
-				t.Errorf("no OAuth-verified statuses/update request in %+v", w.api.Requests())
+				t.Errorf("no OAuth-verified statuses/update request in %+v", w.server.Requests())
 			}
 			if got := w.statuses(ctx, 1); got[0] != msg {
 				t.Fatalf("first status %q, want %q", got[0], msg)
@@ -190,7 +196,7 @@ func TestPostIsNotMirroredAgain(t *testing.T) {
 			if !running {
 				d = w.start()
 			}
-			w.api.AddTweet(twittertest.Tweet{Text: "after post"})
+			w.server.AddTweet(twittertest.Tweet{Text: "after post"})
 			if got := w.statuses(ctx, 2); !slices.Equal(got, []string{msg, "after post"}) {
 				t.Fatalf("statuses %q: the posted tweet must not be mirrored again", got)
 			}
@@ -199,8 +205,10 @@ func TestPostIsNotMirroredAgain(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	w := newWorld(t, "")
+func TestCheck(t *testing.T) { forEachAPI(t, testCheck) }
+
+func testCheck(t *testing.T, api string) {
+	w := newWorld(t, api, "")
 	code, stdout, stderr := r2sync(t, "check", "--config", w.config)
 	if code != 0 {
 		t.Fatalf("check with good credentials exited %d\n%s%s", code, stdout, stderr)

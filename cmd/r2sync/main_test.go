@@ -60,28 +60,48 @@ func secrets() []string {
 	return []string{userPassword, apiKeys.ConsumerSecret, apiKeys.AccessSecret, base64(plain)}
 }
 
+// apiVersions are the Twitter API flavours every end-to-end suite runs
+// against.
+var apiVersions = []string{"v1.1"}
+
+// forEachAPI runs f as a subtest per API version.
+func forEachAPI(t *testing.T, f func(t *testing.T, api string)) {
+	for _, api := range apiVersions {
+		t.Run("api="+api, func(t *testing.T) { f(t, api) })
+	}
+}
+
+// apiConfig returns the [twitter] lines that select api on server s.
+func apiConfig(s *twittertest.Server, api string) string {
+	if api == "v1.1" {
+		return fmt.Sprintf("api_base = %q\n", s.URL())
+	}
+	return fmt.Sprintf("api = %q\napi_base = %q\n", api, s.URL())
+}
+
 // world is one end-to-end setup: a real Prosody, the Twitter test API, a
 // watcher account that sees the user's presence, and a config file.
 type world struct {
 	t       *testing.T
+	api     string
 	prosody *prosodytest.Server
-	api     *twittertest.Server
+	server  *twittertest.Server
 	watcher *prosodytest.Watcher
 	dir     string
 	config  string
 	state   string
 }
 
-func newWorld(t *testing.T, extra string) *world {
+func newWorld(t *testing.T, api, extra string) *world {
 	t.Helper()
 	p := prosodytest.Start(t, prosodytest.Options{
 		Domain: "talk.xiaonei.com",
 		Users:  map[string]string{"123456": userPassword, watcherName: watcherPass},
 		Group:  []string{"123456", watcherName},
 	})
-	api := twittertest.NewServer(apiKeys)
-	t.Cleanup(api.Close)
-	w := &world{t: t, prosody: p, api: api, dir: t.TempDir()}
+	server := twittertest.NewServer(apiKeys)
+	t.Cleanup(server.Close)
+	w := &world{t: t, api: api, prosody: p, server: server, dir: t.TempDir()}
 	w.watcher = p.Watch(t, watcherName, watcherPass)
 	w.state = filepath.Join(w.dir, "state", "state.json")
 	w.config = w.writeConfig("config.toml", w.configText(apiKeys.ConsumerSecret, userPassword)+extra)
@@ -90,8 +110,7 @@ func newWorld(t *testing.T, extra string) *world {
 
 func (w *world) configText(consumerSecret, password string) string {
 	return fmt.Sprintf(`[twitter]
-api_base = %q
-consumer_key = %q
+%sconsumer_key = %q
 consumer_secret = %q
 access_token = %q
 access_secret = %q
@@ -110,7 +129,7 @@ file = %q
 [log]
 level = "debug"
 format = "json"
-`, w.api.URL(), apiKeys.ConsumerKey, consumerSecret, apiKeys.AccessToken, apiKeys.AccessSecret,
+`, apiConfig(w.server, w.api), apiKeys.ConsumerKey, consumerSecret, apiKeys.AccessToken, apiKeys.AccessSecret,
 		userJID, password, w.prosody.Addr(), w.prosody.CAFile(), w.state)
 }
 
