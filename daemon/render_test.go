@@ -109,3 +109,29 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRender(b *testing.B) {
+	r, err := daemon.NewRenderer("[r2] {{.Text}} {{.URL}}", 140)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		text string
+	}{
+		{"ascii-short", "Reading about XMPP presence: https://xmpp.org/rfcs/rfc6121.html"},
+		{"cjk-280-truncated", strings.Repeat("同步到人人网", 47)},
+		{"emoji-zwj", strings.Repeat("👨‍👩‍👧‍👦🇨🇳", 40)},
+		{"controls", strings.Repeat("a\x00b\x1b", 70)},
+	} {
+		p := daemon.Post{ID: 1700000000000000123, Text: bc.text, URL: "https://twitter.com/alice/status/1700000000000000123"}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Render(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
