@@ -163,6 +163,8 @@ func (w *world) start(args ...string) *daemonProc {
 		_ = cmd.Process.Kill()
 		<-d.exited
 		w.checkNoSecrets(out.String())
+		state, _ := os.ReadFile(w.state)
+		w.checkNoSecrets(string(state))
 	})
 	return d
 }
