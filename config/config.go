@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -25,10 +26,15 @@ type Config struct {
 	Sync    Sync    `toml:"sync"`
 	State   State   `toml:"state"`
 	Log     Log     `toml:"log"`
+	HTTP    HTTP    `toml:"http"`
 }
 
 // Twitter is the [twitter] section.
 type Twitter struct {
+	// API is "v2", "v1.1" or "" (v2 when APIBase is empty or on api.x.com
+	// or api.twitter.com, else v1.1).
+	API string `toml:"api"`
+	// APIBase is the API root; "" means X's own for the API version.
 	APIBase            string   `toml:"api_base"`
 	ConsumerKey        Secret   `toml:"consumer_key"`
 	ConsumerKeyFile    string   `toml:"consumer_key_file"`
@@ -40,6 +46,11 @@ type Twitter struct {
 	AccessSecretFile   string   `toml:"access_secret_file"`
 	PollInterval       Duration `toml:"poll_interval"`
 	Timeout            Duration `toml:"timeout"`
+
+	// ExcludeRetweets is not a key: Parse sets it from
+	// sync.include_retweets, so that a v2 API is asked not to send (and
+	// bill) retweets that would not be mirrored anyway.
+	ExcludeRetweets bool `toml:"-"`
 }
 
 // Renren is the [renren] section: the XMPP account whose status mirrors
@@ -74,6 +85,14 @@ type Log struct {
 	Format string `toml:"format"`
 }
 
+// HTTP is the [http] section: /healthz, /readyz and /metrics, served
+// only when Listen is set.
+type HTTP struct {
+	// Listen is the "host:port" to serve on, e.g. "127.0.0.1:9479"; ""
+	// turns the endpoints off.
+	Listen string `toml:"listen"`
+}
+
 // DefaultPath is where the configuration lives when neither --config nor
 // $R2SYNC_CONFIG names a file.
 const DefaultPath = "/etc/r2sync/config.toml"
@@ -83,7 +102,6 @@ const DefaultPath = "/etc/r2sync/config.toml"
 func Default() Config {
 	return Config{
 		Twitter: Twitter{
-			APIBase:      "https://api.twitter.com/1.1/",
 			PollInterval: Duration{60 * time.Second},
 			Timeout:      Duration{30 * time.Second},
 		},
@@ -152,7 +170,41 @@ func Parse(r io.Reader) (Config, error) {
 			return Config{}, fmt.Errorf("unknown key %s%s", k, suggest(k.String(), known))
 		}
 	}
+	cfg.Twitter.ExcludeRetweets = !cfg.Sync.IncludeRetweets
 	return cfg, nil
+}
+
+// LoadForLogin reads the file at path for `r2sync login`: only the
+// [twitter] API and consumer credentials must be there and valid, since
+// the access token is what the login is about to get.
+func LoadForLogin(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := Parse(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	consumer := func(key string) bool { return strings.HasPrefix(key, "twitter.consumer_") }
+	if err := cfg.resolveSecrets(filepath.Dir(path), os.Getenv, consumer); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if probs := cfg.twitterProblems(false); len(probs) > 0 {
+		return Config{}, fmt.Errorf("%s: %s", path, strings.Join(probs, "; "))
+	}
+	return cfg, nil
+}
+
+// SecretFile returns where a *_file value points: relative paths resolve
+// against dir, the directory of the config file. (Reading also honours
+// $CREDENTIALS_DIRECTORY; writing, as `r2sync login` does, never does.)
+func SecretFile(dir, file string) string {
+	if file == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
 }
 
 // knownKeys lists the dotted TOML keys of t's fields, tables included.
@@ -160,7 +212,11 @@ func knownKeys(t reflect.Type, prefix string) map[string]bool {
 	keys := map[string]bool{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name := prefix + f.Tag.Get("toml")
+		tag := f.Tag.Get("toml")
+		if tag == "-" || tag == "" {
+			continue
+		}
+		name := prefix + tag
 		keys[name] = true
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
 			for k := range knownKeys(f.Type, name+".") {
@@ -186,6 +242,11 @@ func suggest(k string, known map[string]bool) string {
 // systemd sets it, else against dir) or the environment variable
 // R2SYNC_<SECTION>_<KEY>, e.g. R2SYNC_RENREN_PASSWORD.
 func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
+	return c.resolveSecrets(dir, getenv, func(string) bool { return true })
+}
+
+// resolveSecrets is ResolveSecrets for the keys that want accepts.
+func (c *Config) resolveSecrets(dir string, getenv func(string) string, want func(key string) bool) error {
 	secrets := []struct {
 		key   string
 		value *Secret
@@ -198,6 +259,9 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 		{"renren.password", &c.Renren.Password, c.Renren.PasswordFile},
 	}
 	for _, s := range secrets {
+		if !want(s.key) {
+			continue
+		}
 		switch {
 		case *s.value != "" && s.file != "":
 			return fmt.Errorf("%s and %s_file are both set: keep one", s.key, s.key)
@@ -227,6 +291,42 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 	return nil
 }
 
+// twitterProblems checks the [twitter] API and credentials; the access
+// token only when requireAccess.
+func (c *Config) twitterProblems(requireAccess bool) []string {
+	var probs []string
+	add := func(key, rule string, got any) {
+		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
+	}
+	required := func(key string, v Secret) {
+		if v == "" {
+			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
+		}
+	}
+	switch c.Twitter.API {
+	case "", "v2", "v1.1":
+	default:
+		add("twitter.api", `must be "v2" or "v1.1", or empty to choose by api_base`, c.Twitter.API)
+	}
+	if c.Twitter.APIBase != "" {
+		if u, err := url.Parse(c.Twitter.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("twitter.api_base", "must be an http(s) URL such as \"https://api.x.com/2/\" or \"https://social.example/api/\"", c.Twitter.APIBase)
+		} else if !strings.HasSuffix(u.Path, "/") {
+			add("twitter.api_base", "must end with \"/\"", c.Twitter.APIBase)
+		} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			add("twitter.api_base", "must not have a query, fragment or user info", c.Twitter.APIBase)
+		}
+	}
+	required("twitter.consumer_key", c.Twitter.ConsumerKey)
+	required("twitter.consumer_secret", c.Twitter.ConsumerSecret)
+	if requireAccess {
+		required("twitter.access_token", c.Twitter.AccessToken)
+		required("twitter.access_secret", c.Twitter.AccessSecret)
+	}
+	return probs
+}
+
 // Validate checks every value and reports all problems in one line, each
 // naming the key, the rule and the value (never a secret's value).
 func (c *Config) Validate() error {
@@ -241,15 +341,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if u, err := url.Parse(c.Twitter.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("twitter.api_base", "must be an http(s) URL such as \"https://api.twitter.com/1.1/\"", c.Twitter.APIBase)
-	} else if !strings.HasSuffix(u.Path, "/") {
-		add("twitter.api_base", "must end with \"/\"", c.Twitter.APIBase)
-	}
-	required("twitter.consumer_key", c.Twitter.ConsumerKey)
-	required("twitter.consumer_secret", c.Twitter.ConsumerSecret)
-	required("twitter.access_token", c.Twitter.AccessToken)
-	required("twitter.access_secret", c.Twitter.AccessSecret)
+	probs = append(probs, c.twitterProblems(true)...)
 	if d := c.Twitter.PollInterval.Duration; d < time.Second {
 		add("twitter.poll_interval", "must be at least 1s", d)
 	}
@@ -300,8 +392,21 @@ func (c *Config) Validate() error {
 	default:
 		add("log.format", "must be console or json", c.Log.Format)
 	}
+	if c.HTTP.Listen != "" && !validListen(c.HTTP.Listen) {
+		add("http.listen", "must be host:port with a port from 1 to 65535, such as \"127.0.0.1:9479\"", c.HTTP.Listen)
+	}
 	if len(probs) > 0 {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// validListen accepts "host:port" and ":port" with a numeric port.
+func validListen(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.ContainsAny(host, " /") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }

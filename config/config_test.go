@@ -64,6 +64,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad address", content: strings.Replace(minimal, "[state]", "address = \"talk.xiaonei.com\"\n[state]", 1), want: []string{"renren.address: must be host:port"}},
 		{name: "bad template", content: minimal + "[sync]\ntemplate = \"{{.Text\"\n", want: []string{"sync.template: must be a Go text/template"}},
 		{name: "bad level", content: minimal + "[log]\nlevel = \"loud\"\n", want: []string{"log.level: must be debug, info, warn or error (got \"loud\")"}},
+		{name: "unknown api", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi = \"2\"", 1), want: []string{`twitter.api: must be "v2" or "v1.1"`, `(got "2")`}},
+		{name: "api base with query", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://api.x.com/2/?a=b\"", 1), want: []string{"twitter.api_base: must not have a query"}},
 		{name: "api base without slash", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://example.org/api\"", 1), want: []string{"twitter.api_base: must end with \"/\""}},
 		{name: "value and file", content: strings.Replace(minimal, "[state]", "password_file = \"pw\"\n[state]", 1), want: []string{"renren.password and renren.password_file are both set"}},
 		{name: "missing secret file", content: strings.Replace(strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), "[state]", "password_file = \"nope\"\n[state]", 1), want: []string{"renren.password_file", "no such file"}},
@@ -143,5 +145,85 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if s.Value() != "hunter2" {
 		t.Error("Value lost the secret")
+	}
+}
+
+func TestTwitterAPI(t *testing.T) {
+	tests := []struct {
+		name, lines     string
+		api, base       string
+		excludeRetweets bool
+	}{
+		{name: "defaults", excludeRetweets: true},
+		{name: "v1.1 compatible", lines: "api = \"v1.1\"\napi_base = \"https://social.example/api/\"\n", api: "v1.1", base: "https://social.example/api/", excludeRetweets: true},
+		{name: "v2", lines: "api = \"v2\"\n", api: "v2", excludeRetweets: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse(strings.NewReader(strings.Replace(minimal, "[twitter]\n", "[twitter]\n"+tt.lines, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Twitter.API != tt.api || cfg.Twitter.APIBase != tt.base || cfg.Twitter.ExcludeRetweets != tt.excludeRetweets {
+				t.Errorf("got api %q base %q exclude %v", cfg.Twitter.API, cfg.Twitter.APIBase, cfg.Twitter.ExcludeRetweets)
+			}
+		})
+	}
+	cfg, err := config.Parse(strings.NewReader(minimal + "[sync]\ninclude_retweets = true\n"))
+	if err != nil || cfg.Twitter.ExcludeRetweets {
+		t.Errorf("include_retweets = true: exclude %v, %v", cfg.Twitter.ExcludeRetweets, err)
+	}
+	if _, err := config.Parse(strings.NewReader(minimal + "[twitter]\n\"-\" = true\n")); err == nil {
+		t.Error("a key named - was accepted")
+	}
+}
+
+func TestLoadForLogin(t *testing.T) {
+	dir := t.TempDir()
+	noAccess := `[twitter]
+consumer_key = "ck"
+consumer_secret_file = "cs"
+access_token_file = "at"
+access_secret_file = "as"
+[renren]
+jid = "nonsense"
+`
+	if err := os.WriteFile(filepath.Join(dir, "cs"), []byte("cs-SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(noAccess), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadForLogin(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Twitter.ConsumerSecret.Value() != "cs-SECRET" || cfg.Twitter.AccessToken != "" {
+		t.Errorf("secrets: consumer %v access %v", cfg.Twitter.ConsumerSecret, cfg.Twitter.AccessToken)
+	}
+	if got := config.SecretFile(dir, cfg.Twitter.AccessTokenFile); got != filepath.Join(dir, "at") {
+		t.Errorf("SecretFile = %q", got)
+	}
+	if got := config.SecretFile(dir, "/abs/as"); got != "/abs/as" {
+		t.Errorf("SecretFile(abs) = %q", got)
+	}
+	if _, err := config.Load(path); err == nil {
+		t.Error("Load accepted a config without access token")
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[twitter]\napi = \"v9\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("R2SYNC_TWITTER_CONSUMER_KEY", "")
+	t.Setenv("R2SYNC_TWITTER_CONSUMER_SECRET", "")
+	_, err = config.LoadForLogin(bad)
+	for _, want := range []string{"twitter.api: must be", "twitter.consumer_key: required", "twitter.consumer_secret: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
 	}
 }

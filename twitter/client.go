@@ -1,8 +1,11 @@
-// Package twitter reads and posts the user's own tweets through the
-// Twitter/X API v1.1 (or any v1.1-compatible API), with OAuth 1.0a user
-// context. It adapts github.com/dghubble/go-twitter to daemon.Source and
-// adds what that library lacks: contexts, timeouts, status checks, rate
-// limit headers and a configurable API base.
+// Package twitter reads and posts the user's own tweets through the X API
+// v2 or the Twitter API v1.1 (or any v1.1-compatible API), with OAuth 1.0a
+// user context, behind one daemon.Source. For v1.1 it adapts
+// github.com/dghubble/go-twitter and adds what that library lacks:
+// contexts, timeouts, status checks, rate limit headers and a configurable
+// API base. For v2 it is a small client of its own on net/http (v2.go).
+// Both read the rate-limit headers of every response, pace the poller
+// with them (Pace) and count what they read and post (Usage).
 package twitter
 
 import (
@@ -24,7 +27,12 @@ import (
 
 // Defaults for Options.
 const (
+	// DefaultAPIBase is the v1.1 API base used when Options.API is
+	// APIv11 and Options.APIBase is empty.
 	DefaultAPIBase = "https://api.twitter.com/1.1/"
+	// DefaultV2Base is the v2 API base used when Options.APIBase is empty
+	// and the API is v2 (the default).
+	DefaultV2Base  = "https://api.x.com/2/"
 	DefaultWebBase = "https://twitter.com/"
 	DefaultTimeout = 30 * time.Second
 )
@@ -37,9 +45,20 @@ const createdAtLayout = "Mon Jan 02 15:04:05 -0700 2006"
 
 // Options configure a Client.
 type Options struct {
-	// APIBase is the v1.1 API root; requests go to APIBase +
-	// "statuses/user_timeline.json" and so on. Default DefaultAPIBase.
+	// API selects the protocol: APIv2, APIv11, or "" to decide from
+	// APIBase (see ResolveAPI): v2 for an empty base or the X hosts,
+	// v1.1 for any other server.
+	API string
+	// APIBase is the API root. For v1.1 requests go to APIBase +
+	// "statuses/user_timeline.json" and so on; for v2 to APIBase +
+	// "users/me" and so on. Default DefaultV2Base or DefaultAPIBase.
 	APIBase string
+	// ExcludeRetweets asks a v2 API not to send retweets at all, which
+	// saves reads on pay-per-use plans. Replies are always fetched: the
+	// API's exclude=replies would also drop the user's own threads,
+	// which are mirrored, so the mirror filters replies itself. v1.1
+	// always fetches both; the mirror's filter decides.
+	ExcludeRetweets bool
 	// OAuth 1.0a credentials of the app (consumer) and of the user
 	// (access token). Never logged, never in errors.
 	ConsumerKey, ConsumerSecret, AccessToken, AccessSecret string
@@ -58,20 +77,31 @@ type Account struct {
 	ScreenName string
 }
 
-// Client talks to a v1.1 API on behalf of one user. It is safe for
+// Client talks to a v2 or v1.1 API on behalf of one user. It is safe for
 // concurrent use.
 type Client struct {
+	api     string            // APIv2 or APIv11
+	base    string            // the API base in effect, ending in "/"
 	rt      http.RoundTripper // [rewriter →] oauth1 signer → base transport
 	rw      *rewriter         // nil when APIBase is go-twitter's own
 	timeout time.Duration
 	web     string
 	log     *zap.Logger
+	now     func() time.Time
+	v2      *v2API // nil for v1.1
 
-	mu    sync.Mutex
-	limit RateLimit
+	usage usageCounters
+
+	mu        sync.Mutex
+	limit     RateLimit // latest of any endpoint
+	readLimit RateLimit // latest of the timeline endpoint, for Pace
+	stretched bool      // Pace is stretching the interval (logged once)
 }
 
-var _ daemon.Source = (*Client)(nil)
+var (
+	_ daemon.Source = (*Client)(nil)
+	_ daemon.Pacer  = (*Client)(nil)
+)
 
 // New returns a Client. It checks the options but makes no request; call
 // Verify to check the credentials.
@@ -86,12 +116,9 @@ func New(opts Options) (*Client, error) {
 			return nil, fmt.Errorf("twitter: %s is empty", f.name)
 		}
 	}
-	if opts.APIBase == "" {
-		opts.APIBase = DefaultAPIBase
-	}
-	base, err := parseBase(opts.APIBase)
+	api, base, err := ResolveAPI(opts.API, opts.APIBase)
 	if err != nil {
-		return nil, fmt.Errorf("twitter: api base %q: %w", opts.APIBase, err)
+		return nil, fmt.Errorf("twitter: %w", err)
 	}
 	if opts.WebBase == "" {
 		opts.WebBase = DefaultWebBase
@@ -117,13 +144,31 @@ func New(opts Options) (*Client, error) {
 	}
 	signer.Base = http.DefaultTransport.(*http.Transport).Clone()
 
-	c := &Client{rt: signer, timeout: opts.Timeout, web: web.String(), log: opts.Logger.Named("twitter")}
+	c := &Client{
+		api:     api,
+		base:    base.String(),
+		rt:      signer,
+		timeout: opts.Timeout,
+		web:     web.String(),
+		log:     opts.Logger.Named("twitter"),
+		now:     time.Now,
+	}
+	if api == APIv2 {
+		c.v2 = &v2API{excludeRetweets: opts.ExcludeRetweets}
+		return c, nil
+	}
 	if base.String() != goTwitterBase {
 		c.rw = &rewriter{base: base, next: signer}
 		c.rt = c.rw
 	}
 	return c, nil
 }
+
+// API returns the API version in use: APIv2 or APIv11.
+func (c *Client) API() string { return c.api }
+
+// APIBase returns the API base in use, defaults applied.
+func (c *Client) APIBase() string { return c.base }
 
 // parseBase checks an absolute http(s) URL without query and returns it
 // with a trailing slash.
@@ -157,9 +202,9 @@ func (c *Client) RateLimit() RateLimit {
 	return c.limit
 }
 
-// api returns a go-twitter client whose requests carry ctx. go-twitter has
+// v1 returns a go-twitter client whose requests carry ctx. go-twitter has
 // no context parameter, so each call gets its own (cheap) client.
-func (c *Client) api(ctx context.Context) *gotwitter.Client {
+func (c *Client) v1(ctx context.Context) *gotwitter.Client {
 	return gotwitter.NewClient(&http.Client{
 		Transport: ctxTransport{ctx: ctx, next: c.rt},
 		Timeout:   c.timeout,
@@ -183,12 +228,7 @@ func (c *Client) check(endpoint string, start time.Time, resp *http.Response, er
 		}
 		return err
 	}
-	rl, ok := parseRateLimit(resp.Header)
-	if ok {
-		c.mu.Lock()
-		c.limit = rl
-		c.mu.Unlock()
-	}
+	rl := c.observe(endpoint, resp)
 	c.log.Debug("api response",
 		zap.String("endpoint", endpoint),
 		zap.Int("status", resp.StatusCode),
@@ -201,6 +241,11 @@ func (c *Client) check(endpoint string, start time.Time, resp *http.Response, er
 	if err != nil {
 		return fmt.Errorf("decode response: %w", err)
 	}
+	if resp.ContentLength == 0 {
+		// go-twitter decodes nothing and reports success: an empty
+		// timeline, and a poll that never backs off from a broken proxy.
+		return errors.New("decode response: empty body")
+	}
 	return nil
 }
 
@@ -210,7 +255,7 @@ func (c *Client) timeline(ctx context.Context, sinceID, maxID int64, count int) 
 		return nil, err
 	}
 	start := time.Now()
-	tweets, resp, err := c.api(ctx).Timelines.UserTimeline(&gotwitter.UserTimelineParams{
+	tweets, resp, err := c.v1(ctx).Timelines.UserTimeline(&gotwitter.UserTimelineParams{
 		Count:           count,
 		SinceID:         sinceID,
 		MaxID:           maxID,
@@ -218,9 +263,10 @@ func (c *Client) timeline(ctx context.Context, sinceID, maxID int64, count int) 
 		IncludeRetweets: gotwitter.Bool(true),
 		TweetMode:       "extended",
 	})
-	if err := c.check("statuses/user_timeline", start, resp, err); err != nil {
+	if err := c.check(endpointTimelineV1, start, resp, err); err != nil {
 		return nil, err
 	}
+	c.usage.tweetsRead.Add(int64(len(tweets)))
 	return tweets, nil
 }
 
@@ -231,6 +277,9 @@ func (c *Client) timeline(ctx context.Context, sinceID, maxID int64, count int) 
 func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
 	if sinceID < 0 {
 		return nil, fmt.Errorf("fetch timeline: negative since id %d", sinceID)
+	}
+	if c.v2 != nil {
+		return c.sinceV2(ctx, sinceID)
 	}
 	seen := make(map[int64]bool)
 	var posts []daemon.Post
@@ -290,6 +339,9 @@ func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error
 // Newest returns the id of the user's newest tweet, or 0 when the timeline
 // is empty.
 func (c *Client) Newest(ctx context.Context) (int64, error) {
+	if c.v2 != nil {
+		return c.newestV2(ctx)
+	}
 	tweets, err := c.timeline(ctx, 0, 0, 1)
 	if err == nil && len(tweets) == 0 {
 		// count is applied before deleted tweets are removed: an empty
@@ -316,11 +368,15 @@ func (c *Client) Post(ctx context.Context, text string) (daemon.Post, error) {
 	if err := ctx.Err(); err != nil {
 		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
 	}
+	if c.v2 != nil {
+		return c.postV2(ctx, text)
+	}
 	start := time.Now()
-	tweet, resp, err := c.api(ctx).Statuses.Update(text, &gotwitter.StatusUpdateParams{TweetMode: "extended"})
-	if err := c.check("statuses/update", start, resp, err); err != nil {
+	tweet, resp, err := c.v1(ctx).Statuses.Update(text, &gotwitter.StatusUpdateParams{TweetMode: "extended"})
+	if err := c.check(endpointUpdateV1, start, resp, err); err != nil {
 		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
 	}
+	c.usage.tweetsPosted.Add(1)
 	p, ok := c.toPost(tweet)
 	if !ok {
 		return daemon.Post{}, errors.New("post tweet: response has no tweet id")
@@ -333,12 +389,15 @@ func (c *Client) Verify(ctx context.Context) (Account, error) {
 	if err := ctx.Err(); err != nil {
 		return Account{}, fmt.Errorf("verify credentials: %w", err)
 	}
+	if c.v2 != nil {
+		return c.verifyV2(ctx)
+	}
 	start := time.Now()
-	user, resp, err := c.api(ctx).Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{
+	user, resp, err := c.v1(ctx).Accounts.VerifyCredentials(&gotwitter.AccountVerifyParams{
 		SkipStatus:      gotwitter.Bool(true),
 		IncludeEntities: gotwitter.Bool(false),
 	})
-	if err := c.check("account/verify_credentials", start, resp, err); err != nil {
+	if err := c.check(endpointVerifyV1, start, resp, err); err != nil {
 		return Account{}, fmt.Errorf("verify credentials: %w", err)
 	}
 	id := parseID(user.IDStr, user.ID)

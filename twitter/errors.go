@@ -18,6 +18,9 @@ type APIError struct {
 	StatusCode int
 	// Code is the first v1.1 error code from the body, or 0.
 	Code int
+	// Problem is the type URI of a v2 problem+json body, e.g.
+	// "https://api.twitter.com/2/problems/client-forbidden", or "".
+	Problem string
 	// Message explains the failure and what to check, in lowercase.
 	Message string
 	// Detail is the server's own message, verbatim, or "".
@@ -50,6 +53,13 @@ func (e *APIError) Temporary() bool {
 // RateLimited reports whether the request was refused for the rate limit.
 func (e *APIError) RateLimited() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == 420 || e.Code == codeRateLimit
+}
+
+// TierNotAllowed reports whether the API refused the endpoint for the
+// account's X API access tier: code 453 from v1.1, or a v2
+// client-forbidden problem (an app outside a project with v2 access).
+func (e *APIError) TierNotAllowed() bool {
+	return e.Code == codeTierNotAllowed || isV2Problem(e.Problem, "client-forbidden")
 }
 
 // RetryAt returns when a rate-limited request may be retried (from
@@ -125,7 +135,7 @@ func explain(status, code int, reset time.Time) string {
 	case codeInvalidApp:
 		return "invalid or suspended application: the consumer key is likely wrong, or the app was suspended"
 	case codeTierNotAllowed:
-		return "x api v1.1 is not available on your x api access tier: this endpoint needs the v2 api or a higher tier"
+		return "x api v1.1 is not available on your x api access tier (since 2023 the free and basic tiers answer v1.1 timeline and posting requests with 453): use the x api v2 instead"
 	case codeReadOnlyApp:
 		return "the app cannot write: give it read and write permission, then generate a new access token and secret"
 	case codeNoPermission:
@@ -168,4 +178,25 @@ func statusText(status int) string {
 		return t
 	}
 	return "unexpected status"
+}
+
+// explainV2 says what a v2 answer means for the user.
+func explainV2(status, code int, problem, detail string, reset time.Time) string {
+	switch {
+	case code != 0:
+		return explain(status, code, reset)
+	case isV2Problem(problem, "client-forbidden"):
+		return "the app has no x api v2 access: attach it to a project in the developer portal (https://developer.x.com/en/portal/dashboard), or your access tier lacks this endpoint"
+	case isV2Problem(problem, "usage-capped"):
+		return "the usage cap of your x api plan is used up: raise it in the developer portal or wait for the next period"
+	case isV2Problem(problem, "not-authorized-for-resource"):
+		return "the access token is not allowed to see this resource"
+	case isV2Problem(problem, "invalid-request"):
+		return "invalid request: check the api base url"
+	case status == http.StatusForbidden && strings.Contains(strings.ToLower(detail), "duplicate"):
+		return "status is a duplicate of a recent one"
+	case status == http.StatusForbidden && strings.Contains(strings.ToLower(detail), "oauth1-permissions"):
+		return "the app cannot write: give it read and write permission, then generate a new access token and secret"
+	}
+	return explain(status, 0, reset)
 }

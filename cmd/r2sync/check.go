@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/renren"
+	"github.com/r2sync/r2sync/twitter"
 )
 
 func cmdCheck(ctx context.Context, e *env, args []string) error {
@@ -38,11 +39,12 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
 	if acct, err := tw.Verify(ctx); err != nil {
 		failed++
-		fmt.Fprintf(e.stdout, "twitter: FAILED at %s: %v\n", cfg.Twitter.APIBase, err)
+		fmt.Fprintf(e.stdout, "twitter: FAILED (%s): %v%s\n", where, err, twitterHint(tw.API(), err))
 	} else {
-		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %d) at %s\n", acct.ScreenName, acct.ID, cfg.Twitter.APIBase)
+		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %d) with %s\n", acct.ScreenName, acct.ID, where)
 	}
 
 	xopts, err := renrenOptions(cfg.Renren, log)
@@ -65,6 +67,25 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	}
 	log.Debug("check passed", zap.String("jid", cfg.Renren.JID))
 	return nil
+}
+
+// twitterHint says which config key fixes a Twitter failure, when one does.
+func twitterHint(api string, err error) string {
+	var ae *twitter.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch {
+	case ae.Code == 453 || (api == twitter.APIv11 && ae.TierNotAllowed()):
+		return `; fix: set twitter.api = "v2" (or remove twitter.api and twitter.api_base), since X's free and basic tiers serve only v2`
+	case ae.TierNotAllowed():
+		return "; fix: in the X developer portal, attach the app to a project (free, basic or pay-per-use access), then run r2sync login for a new access token"
+	case ae.StatusCode == 401:
+		return "; check twitter.consumer_key, twitter.consumer_secret, twitter.access_token and twitter.access_secret (r2sync login gets a new access token)"
+	case ae.StatusCode == 404:
+		return fmt.Sprintf("; check twitter.api_base and twitter.api (a %s API was asked)", api)
+	}
+	return ""
 }
 
 func checkXMPP(ctx context.Context, opts renren.Options) error {

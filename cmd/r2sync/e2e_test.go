@@ -183,7 +183,7 @@ func testPostIsNotMirroredAgain(t *testing.T, api string) {
 			}
 			signed := false
 			for _, r := range w.server.Requests() {
-				if r.Method == "POST" && strings.HasSuffix(r.Path, "statuses/update.json") && r.OAuthVerified {
+				if r.Method == "POST" && (strings.HasSuffix(r.Path, "statuses/update.json") || r.Path == "/2/tweets") && r.OAuthVerified {
 					signed = true
 				}
 			}

@@ -62,7 +62,7 @@ func secrets() []string {
 
 // apiVersions are the Twitter API flavours every end-to-end suite runs
 // against.
-var apiVersions = []string{"v1.1"}
+var apiVersions = []string{"v1.1", "v2"}
 
 // forEachAPI runs f as a subtest per API version.
 func forEachAPI(t *testing.T, f func(t *testing.T, api string)) {
@@ -76,7 +76,7 @@ func apiConfig(s *twittertest.Server, api string) string {
 	if api == "v1.1" {
 		return fmt.Sprintf("api_base = %q\n", s.URL())
 	}
-	return fmt.Sprintf("api = %q\napi_base = %q\n", api, s.URL())
+	return fmt.Sprintf("api = %q\napi_base = %q\n", api, s.V2URL())
 }
 
 // world is one end-to-end setup: a real Prosody, the Twitter test API, a

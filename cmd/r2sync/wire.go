@@ -14,16 +14,19 @@ import (
 	"github.com/r2sync/r2sync/twitter"
 )
 
-// newTwitter builds the Twitter client from the [twitter] section.
+// newTwitter builds the Twitter client from the [twitter] section: API v2
+// or v1.1 as twitter.api and twitter.api_base say (see twitter.ResolveAPI).
 func newTwitter(c config.Twitter, log *zap.Logger) (*twitter.Client, error) {
 	client, err := twitter.New(twitter.Options{
-		APIBase:        c.APIBase,
-		ConsumerKey:    c.ConsumerKey.Value(),
-		ConsumerSecret: c.ConsumerSecret.Value(),
-		AccessToken:    c.AccessToken.Value(),
-		AccessSecret:   c.AccessSecret.Value(),
-		Timeout:        c.Timeout.Duration,
-		Logger:         log,
+		API:             c.API,
+		APIBase:         c.APIBase,
+		ExcludeRetweets: c.ExcludeRetweets,
+		ConsumerKey:     c.ConsumerKey.Value(),
+		ConsumerSecret:  c.ConsumerSecret.Value(),
+		AccessToken:     c.AccessToken.Value(),
+		AccessSecret:    c.AccessSecret.Value(),
+		Timeout:         c.Timeout.Duration,
+		Logger:          log,
 	})
 	if err != nil {
 		return nil, configError(fmt.Errorf("twitter: %w", err))

@@ -103,3 +103,31 @@ func (f Fault) contentType() string {
 	}
 	return "text/html; charset=utf-8"
 }
+
+// FaultClientForbidden is the 403 problem v2 sends when the app is not
+// attached to a project with v2 access, or the tier lacks the endpoint.
+func FaultClientForbidden() Fault {
+	return Fault{
+		Status:      http.StatusForbidden,
+		ContentType: "application/problem+json",
+		Body:        `{"client_id":"12345678","detail":"When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.","registration_url":"https://developer.twitter.com/en/docs/projects/overview","title":"Client Forbidden","required_enrollment":"Appropriate Level of API Access","reason":"client-not-enrolled","type":"https://api.twitter.com/2/problems/client-forbidden"}`,
+	}
+}
+
+// FaultUsageCapped is the 429 problem v2 sends when the plan's usage cap
+// is used up, with x-rate-limit-reset set to reset.
+func FaultUsageCapped(reset time.Time) Fault {
+	return Fault{
+		Status:         http.StatusTooManyRequests,
+		ContentType:    "application/problem+json",
+		RateLimitReset: reset,
+		Body:           `{"title":"UsageCapExceeded","detail":"Usage cap exceeded: Monthly product cap","type":"https://api.twitter.com/2/problems/usage-capped","period":"Monthly","scope":"Product"}`,
+	}
+}
+
+// ClearFaults drops every queued fault: the user fixed the cause.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}

@@ -40,47 +40,62 @@ func errTimestamp() *authError {
 }
 
 // verifyOAuth checks the request's OAuth 1.0a HMAC-SHA1 signature for
-// real (RFC 5849 section 3.4), against the URL as this server received it.
-// form holds the parsed application/x-www-form-urlencoded body, if any. It
-// returns the nonce and timestamp for replay checks.
+// real (RFC 5849 section 3.4), against the URL as this server received it,
+// with the access token of o. form holds the parsed
+// application/x-www-form-urlencoded body, if any. It returns the nonce and
+// timestamp for replay checks.
 func verifyOAuth(r *http.Request, form url.Values, o Options, now time.Time) (nonce string, ts time.Time, ae *authError) {
+	nonce, ts, _, ae = verifySigned(r, form, o, func(token string) (string, bool) {
+		return o.AccessSecret, token == o.AccessToken
+	}, now)
+	return nonce, ts, ae
+}
+
+// verifySigned is verifyOAuth with the token looked up by secretOf; an
+// empty oauth_token (a request-token request) is looked up as "". It also
+// returns the OAuth parameters, for oauth_callback and oauth_verifier.
+func verifySigned(r *http.Request, form url.Values, o Options, secretOf func(token string) (string, bool), now time.Time) (nonce string, ts time.Time, params url.Values, ae *authError) {
 	params, ok := parseAuthorization(r.Header.Get("Authorization"))
 	if !ok {
-		return "", time.Time{}, errBadAuthData()
+		return "", time.Time{}, nil, errBadAuthData()
 	}
-	for _, k := range []string{"oauth_consumer_key", "oauth_token", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_signature"} {
+	for _, k := range []string{"oauth_consumer_key", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_signature"} {
 		if params.Get(k) == "" {
-			return "", time.Time{}, errBadAuthData()
+			return "", time.Time{}, nil, errBadAuthData()
 		}
 	}
 	if params.Get("oauth_signature_method") != "HMAC-SHA1" {
-		return "", time.Time{}, errCouldNotAuth()
+		return "", time.Time{}, nil, errCouldNotAuth()
 	}
 	if v, ok := params["oauth_version"]; ok && (len(v) != 1 || v[0] != "1.0") {
-		return "", time.Time{}, errCouldNotAuth()
+		return "", time.Time{}, nil, errCouldNotAuth()
 	}
 	if params.Get("oauth_consumer_key") != o.ConsumerKey {
-		return "", time.Time{}, errCouldNotAuth()
+		return "", time.Time{}, nil, errCouldNotAuth()
 	}
-	if params.Get("oauth_token") != o.AccessToken {
-		return "", time.Time{}, errBadToken()
+	tokenSecret, ok := secretOf(params.Get("oauth_token"))
+	if !ok {
+		if params.Get("oauth_token") == "" {
+			return "", time.Time{}, nil, errBadAuthData()
+		}
+		return "", time.Time{}, nil, errBadToken()
 	}
 	sec, err := strconv.ParseInt(params.Get("oauth_timestamp"), 10, 64)
 	if err != nil {
-		return "", time.Time{}, errBadAuthData()
+		return "", time.Time{}, nil, errBadAuthData()
 	}
 	ts = time.Unix(sec, 0)
 	if d := now.Sub(ts); d > maxClockSkew || d < -maxClockSkew {
-		return "", time.Time{}, errTimestamp()
+		return "", time.Time{}, nil, errTimestamp()
 	}
 
 	base := requestBaseString(r, form, params)
-	want := sign(o.ConsumerSecret, o.AccessSecret, base)
+	want := sign(o.ConsumerSecret, tokenSecret, base)
 	got, err := base64.StdEncoding.DecodeString(params.Get("oauth_signature"))
 	if err != nil || !hmac.Equal(got, want) {
-		return "", time.Time{}, errCouldNotAuth()
+		return "", time.Time{}, nil, errCouldNotAuth()
 	}
-	return params.Get("oauth_nonce"), ts, nil
+	return params.Get("oauth_nonce"), ts, params, nil
 }
 
 // requestBaseString is the signature base string of r: query, form body

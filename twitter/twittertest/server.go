@@ -1,9 +1,11 @@
-// Package twittertest runs an in-process Twitter API v1.1 compatible server
-// for tests and demos, in the manner of net/http/httptest. It serves the
-// user timeline, status updates and credential checks with realistic JSON
-// (64-bit ids, HTML-escaped text, t.co links with entities, rate-limit
-// headers), verifies every request's OAuth 1.0a signature, and injects
-// faults on demand.
+// Package twittertest runs an in-process Twitter API server for tests and
+// demos, in the manner of net/http/httptest. It speaks v1.1 under /1.1/
+// (URL) and X API v2 under /2/ (V2URL) over the same tweets: the user
+// timeline, posting and credential checks with realistic JSON (64-bit ids,
+// HTML-escaped text, t.co links with entities; v2 data/includes/meta and
+// problem+json errors), rate-limit headers, and the OAuth 1.0a PIN login
+// under /oauth/. It verifies every request's OAuth 1.0a signature and
+// injects faults on demand, whichever API the request is for.
 package twittertest
 
 import (
@@ -66,6 +68,7 @@ type Request struct {
 	Path          string
 	Query         url.Values
 	Form          url.Values // form body of a POST, or nil
+	Body          string     // any other body of a POST (v2 JSON), or ""
 	Status        int        // 499 when the client left during a delay
 	OAuthVerified bool       // the OAuth 1.0a signature and credentials were valid
 }
@@ -89,6 +92,8 @@ type Server struct {
 	faults   []Fault
 	windows  map[string]*rateWindow
 	nonces   map[string]time.Time
+	logins   map[string]*pendingLogin // by request token
+	loginSeq int
 }
 
 // rateWindow is one endpoint's rate-limit state.
@@ -136,6 +141,7 @@ func NewServer(opts Options) *Server {
 		deleted: make(map[int64]bool),
 		windows: make(map[string]*rateWindow),
 		nonces:  make(map[string]time.Time),
+		logins:  make(map[string]*pendingLogin),
 	}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
@@ -146,8 +152,23 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// URL returns the API base, e.g. "http://127.0.0.1:PORT/1.1/".
+// URL returns the v1.1 API base, e.g. "http://127.0.0.1:PORT/1.1/".
 func (s *Server) URL() string { return s.url }
+
+// V2URL returns the v2 API base, e.g. "http://127.0.0.1:PORT/2/".
+func (s *Server) V2URL() string { return strings.TrimSuffix(s.url, "1.1/") + "2/" }
+
+// BaseURL returns the API base for api: V2URL for "v2", else URL.
+func (s *Server) BaseURL(api string) string {
+	if api == "v2" {
+		return s.V2URL()
+	}
+	return s.URL()
+}
+
+// OAuthURL returns the root of the OAuth 1.0a token endpoints, e.g.
+// "http://127.0.0.1:PORT/oauth/": request_token, authorize, access_token.
+func (s *Server) OAuthURL() string { return strings.TrimSuffix(s.url, "1.1/") + "oauth/" }
 
 // Options returns the options in effect, defaults filled in, so that a
 // demo can build a client with the server's credentials.
@@ -326,10 +347,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 
 	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
-	if r.Method == http.MethodPost && isForm(r) {
+	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err == nil {
+		if err == nil && isForm(r) {
 			rec.Form, err = url.ParseQuery(string(body))
+		} else if err == nil {
+			rec.Body = string(body)
 		}
 		if err != nil {
 			s.writeError(w, rec, http.StatusBadRequest, 0, "Bad request.")
@@ -337,17 +360,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := time.Now()
-	nonce, ts, authErr := verifyOAuth(r, rec.Form, s.opts, now)
-	endpoint := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/1.1/"), ".json")
+	endpoint := endpointName(r.URL.Path)
+	var (
+		nonce   string
+		ts      time.Time
+		params  url.Values
+		authErr *authError
+	)
+	switch endpoint {
+	case "oauth/authorize":
+		// A page the user opens in a browser: no OAuth.
+	case "oauth/request_token":
+		nonce, ts, params, authErr = verifySigned(r, rec.Form, s.opts, func(token string) (string, bool) { return "", token == "" }, now)
+	case "oauth/access_token":
+		nonce, ts, params, authErr = verifySigned(r, rec.Form, s.opts, s.requestSecret, now)
+	default:
+		nonce, ts, authErr = verifyOAuth(r, rec.Form, s.opts, now)
+	}
 
 	s.mu.Lock()
-	if authErr == nil && s.replayed(nonce, ts, now) {
+	if authErr == nil && nonce != "" && s.replayed(nonce, ts, now) {
 		authErr = errCouldNotAuth()
 	}
 	win, exceeded := s.consume(endpoint, now)
 	fault, faulty := s.takeFault(r.URL.Path)
 	s.mu.Unlock()
-	rec.OAuthVerified = authErr == nil
+	rec.OAuthVerified = authErr == nil && nonce != ""
 
 	h := w.Header()
 	// Lowercase on the wire, as the API sends them.
@@ -385,19 +423,49 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, rec, http.StatusTooManyRequests, 88, "Rate limit exceeded")
 		return
 	}
+	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
 	switch {
-	case r.Method == http.MethodGet && endpoint == "statuses/user_timeline":
+	case get && endpoint == "statuses/user_timeline":
 		s.userTimeline(w, rec)
-	case r.Method == http.MethodPost && endpoint == "statuses/update":
+	case post && endpoint == "statuses/update":
 		s.update(w, rec)
-	case r.Method == http.MethodGet && endpoint == "account/verify_credentials":
+	case get && endpoint == "account/verify_credentials":
 		s.mu.Lock()
 		u := s.user(s.opts.UserID, s.opts.ScreenName)
 		s.mu.Unlock()
 		s.writeJSON(w, rec, http.StatusOK, u)
+	case get && endpoint == "2/users/me":
+		s.usersMe(w, rec)
+	case get && endpoint == "2/users/:id/tweets":
+		s.userTweets(w, rec, strings.Split(r.URL.Path, "/")[3])
+	case post && endpoint == "2/tweets":
+		s.createTweet(w, rec)
+	case post && endpoint == "oauth/request_token":
+		s.requestToken(w, rec, params)
+	case get && endpoint == "oauth/authorize":
+		s.authorizePage(w, rec)
+	case post && endpoint == "oauth/access_token":
+		s.accessToken(w, rec, params)
 	default:
 		s.writeError(w, rec, http.StatusNotFound, 34, "Sorry, that page does not exist.")
 	}
+}
+
+// endpointName names the endpoint of a path, as rate-limit windows are
+// kept: "statuses/user_timeline" (v1.1), "2/users/:id/tweets" (v2),
+// "oauth/request_token".
+func endpointName(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/2/"); ok {
+		parts := strings.Split(rest, "/")
+		if len(parts) == 3 && parts[0] == "users" && parts[1] != "me" {
+			parts[1] = ":id"
+		}
+		return "2/" + strings.Join(parts, "/")
+	}
+	if rest, ok := strings.CutPrefix(path, "/oauth/"); ok {
+		return "oauth/" + rest
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(path, "/1.1/"), ".json")
 }
 
 // wait holds a response back for d; false when the client left or the
@@ -456,8 +524,12 @@ func (s *Server) consume(endpoint string, now time.Time) (rateWindow, bool) {
 // no header-reported limit on the real API; 300 stands in for its 3-hour one.
 func limitFor(endpoint string) int {
 	switch endpoint {
-	case "statuses/user_timeline":
+	case "statuses/user_timeline", "2/users/:id/tweets":
 		return 900
+	case "2/users/me":
+		return 75
+	case "2/tweets":
+		return 100
 	case "account/verify_credentials":
 		return 75
 	case "statuses/update":
@@ -503,6 +575,17 @@ func (s *Server) writeJSON(w http.ResponseWriter, rec Request, status int, v any
 	s.write(w, rec, status, "application/json;charset=utf-8", bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
+// writeError answers with an error: v1.1 errors[] JSON, or for a v2 path
+// problem+json (RFC 7807) as v2 sends it.
 func (s *Server) writeError(w http.ResponseWriter, rec Request, status, code int, msg string) {
+	if strings.HasPrefix(rec.Path, "/2/") {
+		title := http.StatusText(status)
+		detail := msg
+		if status == http.StatusUnauthorized {
+			detail = title // v2 says no more than that
+		}
+		s.writeProblem(w, rec, problemJSON{Title: title, Detail: detail, Type: "about:blank", Status: status})
+		return
+	}
 	s.writeJSON(w, rec, status, errorsJSON{Errors: []errorJSON{{Message: msg, Code: code}}})
 }

@@ -1,0 +1,459 @@
+package twitter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon"
+)
+
+// v2 request parameters.
+const (
+	// v2PageSize is the largest max_results of GET /2/users/:id/tweets.
+	v2PageSize = 100
+	// v2MaxPages bounds one poll's paging: the endpoint serves the newest
+	// 3,200 posts, 32 pages; a server that pages forever is cut off.
+	v2MaxPages = 40
+	// v2MaxBody bounds a response body; a full page is about 100 KB.
+	v2MaxBody = 8 << 20
+	// v2TweetFields are what a post needs: its time, links (for t.co
+	// expansion), whether it is a retweet or reply, and the full text of a
+	// long post (note_tweet).
+	v2TweetFields = "author_id,created_at,entities,in_reply_to_user_id,note_tweet,referenced_tweets"
+	// v2Expansions bring a retweet's original and its author into
+	// includes, for the "RT @name: full text" form.
+	v2Expansions = "referenced_tweets.id,referenced_tweets.id.author_id"
+)
+
+// v2API is the v2 state of a Client.
+type v2API struct {
+	excludeRetweets bool
+
+	mu sync.Mutex
+	me *Account // from GET /2/users/me, once
+}
+
+// v2 JSON shapes. Ids are strings in v2.
+type (
+	v2Tweet struct {
+		ID               string        `json:"id"`
+		Text             string        `json:"text"`
+		AuthorID         string        `json:"author_id"`
+		CreatedAt        string        `json:"created_at"`
+		InReplyToUserID  string        `json:"in_reply_to_user_id"`
+		ReferencedTweets []v2Reference `json:"referenced_tweets"`
+		Entities         *v2Entities   `json:"entities"`
+		NoteTweet        *v2Note       `json:"note_tweet"`
+	}
+	v2Reference struct {
+		Type string `json:"type"` // retweeted, quoted, replied_to
+		ID   string `json:"id"`
+	}
+	v2Note struct {
+		Text     string      `json:"text"`
+		Entities *v2Entities `json:"entities"`
+	}
+	v2Entities struct {
+		URLs []v2URL `json:"urls"`
+	}
+	v2URL struct {
+		URL         string `json:"url"`
+		ExpandedURL string `json:"expanded_url"`
+	}
+	v2User struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Username string `json:"username"`
+	}
+	v2Includes struct {
+		Tweets []v2Tweet `json:"tweets"`
+		Users  []v2User  `json:"users"`
+	}
+	v2Meta struct {
+		ResultCount int    `json:"result_count"`
+		NewestID    string `json:"newest_id"`
+		OldestID    string `json:"oldest_id"`
+		NextToken   string `json:"next_token"`
+	}
+	v2Timeline struct {
+		Data     []v2Tweet  `json:"data"`
+		Includes v2Includes `json:"includes"`
+		Meta     v2Meta     `json:"meta"`
+	}
+	// v2Problem is an error body: RFC 7807 problem+json as v2 sends it,
+	// plus the v1.1 errors[] some front ends still send.
+	v2Problem struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Detail string `json:"detail"`
+		Reason string `json:"reason"`
+		Errors []struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+)
+
+// do sends one v2 request and decodes a 2xx JSON answer into out. Every
+// other answer becomes an *APIError.
+func (c *Client) do(ctx context.Context, method, endpoint, path string, q url.Values, in, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	target := c.base + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := &http.Client{
+		Transport: c.rt,
+		Timeout:   c.timeout,
+		// A redirect would be signed and followed to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, readErr := io.ReadAll(io.LimitReader(resp.Body, v2MaxBody))
+	rl := c.observe(endpoint, resp)
+	c.log.Debug("api response",
+		zap.String("endpoint", endpoint),
+		zap.Int("status", resp.StatusCode),
+		zap.Duration("duration", time.Since(start)),
+		zap.Int("rate_limit_remaining", rl.Remaining),
+	)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newV2APIError(resp.StatusCode, b, rl)
+	}
+	if readErr != nil {
+		return fmt.Errorf("read response: %w", readErr)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	return nil
+}
+
+// newV2APIError builds the error for a non-2xx v2 response.
+func newV2APIError(status int, body []byte, rl RateLimit) *APIError {
+	e := &APIError{StatusCode: status, RateLimitReset: rl.Reset}
+	var p v2Problem
+	if json.Unmarshal(body, &p) == nil {
+		e.Problem = p.Type
+		if len(p.Errors) > 0 {
+			e.Code = p.Errors[0].Code
+			e.Detail = p.Errors[0].Message
+		}
+		if p.Detail != "" {
+			e.Detail = p.Detail
+		} else if e.Detail == "" && p.Title != "" {
+			e.Detail = p.Title
+		}
+	}
+	e.Message = explainV2(status, e.Code, e.Problem, e.Detail, rl.Reset)
+	return e
+}
+
+// me returns the authenticated user, asking GET /2/users/me only once.
+func (c *Client) me(ctx context.Context) (Account, error) {
+	c.v2.mu.Lock()
+	defer c.v2.mu.Unlock()
+	if c.v2.me != nil {
+		return *c.v2.me, nil
+	}
+	var r struct {
+		Data v2User `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, endpointMeV2, "users/me", nil, nil, &r); err != nil {
+		return Account{}, err
+	}
+	id, err := strconv.ParseInt(r.Data.ID, 10, 64)
+	if err != nil || id <= 0 {
+		return Account{}, errors.New("response has no user id")
+	}
+	c.v2.me = &Account{ID: id, ScreenName: r.Data.Username}
+	return *c.v2.me, nil
+}
+
+func (c *Client) verifyV2(ctx context.Context) (Account, error) {
+	a, err := c.me(ctx)
+	if err != nil {
+		return Account{}, fmt.Errorf("verify credentials: %w", err)
+	}
+	return a, nil
+}
+
+// timelineV2 fetches one page of the user's posts.
+func (c *Client) timelineV2(ctx context.Context, me Account, q url.Values) (*v2Timeline, error) {
+	q.Set("tweet.fields", v2TweetFields)
+	q.Set("expansions", v2Expansions)
+	q.Set("user.fields", "username")
+	if c.v2.excludeRetweets {
+		q.Set("exclude", "retweets")
+	}
+	var r v2Timeline
+	path := "users/" + strconv.FormatInt(me.ID, 10) + "/tweets"
+	if err := c.do(ctx, http.MethodGet, endpointTimelineV2, path, q, nil, &r); err != nil {
+		return nil, err
+	}
+	c.usage.tweetsRead.Add(int64(len(r.Data)))
+	return &r, nil
+}
+
+// sinceV2 returns the user's posts newer than sinceID, oldest first. A
+// page that comes back with a next_token, or full without one, may hide
+// older posts: it pages back with pagination_token (or, lacking one,
+// until_id) until since_id is reached, so a long outage loses nothing.
+func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
+	me, err := c.me(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch timeline since %d: %w", sinceID, err)
+	}
+	seen := make(map[int64]bool)
+	var posts []daemon.Post
+	token, untilID := "", int64(0)
+	page := 1
+	for ; ; page++ {
+		if page > v2MaxPages {
+			c.log.Warn("too many timeline pages in one poll; older posts of this poll may be missed",
+				zap.Int64("since_id", sinceID), zap.Int("pages", v2MaxPages))
+			break
+		}
+		q := url.Values{"max_results": {strconv.Itoa(v2PageSize)}}
+		if sinceID > 0 {
+			q.Set("since_id", strconv.FormatInt(sinceID, 10))
+		}
+		switch {
+		case token != "":
+			q.Set("pagination_token", token)
+		case untilID != 0:
+			q.Set("until_id", strconv.FormatInt(untilID, 10))
+		}
+		r, err := c.timelineV2(ctx, me, q)
+		if err != nil {
+			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
+		}
+		oldest, reached := int64(0), false
+		for i := range r.Data {
+			p, ok := c.v2Post(&r.Data[i], &r.Includes, me)
+			if !ok {
+				continue
+			}
+			if oldest == 0 || p.ID < oldest {
+				oldest = p.ID
+			}
+			if p.ID <= sinceID {
+				reached = true // a server that ignores since_id
+				continue
+			}
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				posts = append(posts, p)
+			}
+		}
+		if reached || len(r.Data) == 0 || oldest != 0 && oldest <= sinceID+1 {
+			break
+		}
+		if next := r.Meta.NextToken; next != "" {
+			if next == token {
+				c.log.Warn("server repeats its next_token; older posts of this poll may be missed",
+					zap.Int64("since_id", sinceID))
+				break
+			}
+			token, untilID = next, 0
+			continue
+		}
+		if len(r.Data) < v2PageSize || oldest == 0 {
+			break // a short page without next_token is the end
+		}
+		if untilID != 0 && oldest >= untilID {
+			c.log.Warn("server ignores until_id; older posts of this poll may be missed",
+				zap.Int64("since_id", sinceID), zap.Int64("until_id", untilID))
+			break
+		}
+		token, untilID = "", oldest
+	}
+	slices.SortFunc(posts, func(a, b daemon.Post) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	c.log.Debug("fetched timeline", zap.Int64("since_id", sinceID), zap.Int("posts", len(posts)), zap.Int("pages", page))
+	return posts, nil
+}
+
+// newestV2 returns the id of the user's newest post, or 0 when none.
+func (c *Client) newestV2(ctx context.Context) (int64, error) {
+	me, err := c.me(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+	}
+	// 5 is the smallest max_results v2 accepts.
+	r, err := c.timelineV2(ctx, me, url.Values{"max_results": {"5"}})
+	if err != nil {
+		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+	}
+	var newest int64
+	for i := range r.Data {
+		if id, err := strconv.ParseInt(r.Data[i].ID, 10, 64); err == nil && id > newest {
+			newest = id
+		}
+	}
+	if id, err := strconv.ParseInt(r.Meta.NewestID, 10, 64); err == nil && id > newest {
+		newest = id
+	}
+	return newest, nil
+}
+
+// postV2 creates a post with POST /2/tweets. The answer has only the id and
+// the text with links shortened, so the post carries the text as given.
+func (c *Client) postV2(ctx context.Context, text string) (daemon.Post, error) {
+	// The account first, so that a credentials problem fails before the
+	// post exists, and the post gets its author's name for the template.
+	me, err := c.me(ctx)
+	if err != nil {
+		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
+	}
+	var r struct {
+		Data struct {
+			ID   string `json:"id"`
+			Text string `json:"text"`
+		} `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodPost, endpointTweetsV2, "tweets", nil, map[string]string{"text": text}, &r); err != nil {
+		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
+	}
+	c.usage.tweetsPosted.Add(1)
+	id, err := strconv.ParseInt(r.Data.ID, 10, 64)
+	if err != nil || id <= 0 {
+		return daemon.Post{}, errors.New("post tweet: response has no tweet id")
+	}
+	return daemon.Post{
+		ID:         id,
+		Text:       text,
+		URL:        c.statusURL(me.ScreenName, id),
+		ScreenName: me.ScreenName,
+		CreatedAt:  c.now().UTC().Truncate(time.Second),
+		AuthorID:   me.ID,
+	}, nil
+}
+
+// statusURL is the web link of a post.
+func (c *Client) statusURL(screenName string, id int64) string {
+	idStr := strconv.FormatInt(id, 10)
+	if screenName != "" {
+		return c.web + url.PathEscape(screenName) + "/status/" + idStr
+	}
+	return c.web + "i/web/status/" + idStr
+}
+
+// v2Post converts a v2 post. ok is false when it has no usable id.
+func (c *Client) v2Post(t *v2Tweet, inc *v2Includes, me Account) (daemon.Post, bool) {
+	id, err := strconv.ParseInt(t.ID, 10, 64)
+	if err != nil || id <= 0 {
+		c.log.Warn("skipping tweet without id", zap.String("id", t.ID))
+		return daemon.Post{}, false
+	}
+	p := daemon.Post{ID: id, AuthorID: me.ID, ScreenName: me.ScreenName, Text: v2Body(t)}
+	if a, err := strconv.ParseInt(t.AuthorID, 10, 64); err == nil && a > 0 && a != me.ID {
+		p.AuthorID, p.ScreenName = a, v2Username(inc, t.AuthorID)
+	}
+	if u, err := strconv.ParseInt(t.InReplyToUserID, 10, 64); err == nil && u > 0 {
+		p.InReplyToUserID = u
+	}
+	for _, ref := range t.ReferencedTweets {
+		if ref.Type != "retweeted" {
+			continue
+		}
+		p.Retweet = true
+		// The retweet's own text is cut; rebuild it from the original
+		// when the server included it.
+		for i := range inc.Tweets {
+			if o := &inc.Tweets[i]; o.ID == ref.ID {
+				p.Text = "RT @" + v2Username(inc, o.AuthorID) + ": " + v2Body(o)
+				break
+			}
+		}
+	}
+	p.URL = c.statusURL(p.ScreenName, id)
+	if t.CreatedAt != "" {
+		at, err := time.Parse(time.RFC3339, t.CreatedAt)
+		if err != nil {
+			c.log.Warn("unparseable created_at", zap.Int64("id", id), zap.String("created_at", t.CreatedAt))
+		} else {
+			p.CreatedAt = at
+		}
+	}
+	return p, true
+}
+
+// v2Body returns a post's full text, links expanded and unescaped: the
+// note_tweet text of a post longer than 280 characters, else text.
+func v2Body(t *v2Tweet) string {
+	text, ents := t.Text, t.Entities
+	if n := t.NoteTweet; n != nil && n.Text != "" {
+		text, ents = n.Text, n.Entities
+	}
+	var ex []expansion
+	if ents != nil {
+		seen := make(map[string]bool)
+		for _, u := range ents.URLs {
+			if u.URL == "" || u.ExpandedURL == "" || seen[u.URL] {
+				continue
+			}
+			seen[u.URL] = true
+			ex = append(ex, expansion{short: u.URL, long: u.ExpandedURL})
+		}
+	}
+	return expandText(text, ex)
+}
+
+// v2Username finds a user's name in includes; "" when absent.
+func v2Username(inc *v2Includes, id string) string {
+	for _, u := range inc.Users {
+		if u.ID == id {
+			return u.Username
+		}
+	}
+	return ""
+}
+
+// isV2Problem reports whether a problem type is X's v2 problem name.
+func isV2Problem(typ, name string) bool {
+	return strings.HasSuffix(typ, "/2/problems/"+name)
+}
