@@ -3,7 +3,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test bench fuzz build demo
+.PHONY: test bench fuzz build demo image container
 
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 ./...
@@ -27,3 +27,14 @@ build:
 
 demo:
 	$(GO) run ./cmd/r2sync demo
+
+# The container image from deploy/Dockerfile (pulls the Go builder image;
+# offline machines pass GO_IMAGE=..., see .ci/container).
+GO_IMAGE ?= docker.io/library/golang:1.26-bookworm
+image:
+	podman build --format docker --build-arg GO_IMAGE=$(GO_IMAGE) -f deploy/Dockerfile -t r2sync .
+
+# The CI stage for the service packaging: systemd-analyze checks, the image
+# built offline with podman and run against Prosody and twittertest.
+container:
+	.ci/container

@@ -47,13 +47,17 @@ type Options struct {
 	// 0 means DefaultPingInterval.
 	PingInterval time.Duration
 	// PingTimeout bounds the wait for a ping reply; 0 means
-	// DefaultPingTimeout.
+	// DefaultPingTimeout or half of PingInterval, whichever is shorter, so
+	// that a dead session is found within two ping intervals.
 	PingTimeout time.Duration
 	// DialTimeout bounds connecting and logging in; 0 means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
 	// Logger receives logs under the name "renren"; nil discards them.
 	Logger *zap.Logger
+	// Events hears when sessions come and go and when news-feed
+	// notifications arrive; nil means nobody listens.
+	Events Events
 }
 
 // config is Options checked, with defaults applied.
@@ -66,6 +70,7 @@ type config struct {
 	pingInterval, pingTimeout    time.Duration
 	dialTimeout                  time.Duration
 	log                          *zap.Logger
+	events                       Events
 }
 
 // resolve validates opts and applies the defaults. Its errors name the
@@ -95,6 +100,10 @@ func resolve(opts Options) (config, error) {
 		pingTimeout:  opts.PingTimeout,
 		dialTimeout:  opts.DialTimeout,
 		log:          opts.Logger,
+		events:       opts.Events,
+	}
+	if c.events == nil {
+		c.events = nopEvents{}
 	}
 	if c.resource == "" {
 		c.resource = DefaultResource
@@ -127,6 +136,9 @@ func resolve(opts Options) (config, error) {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	if opts.PingTimeout == 0 {
+		c.pingTimeout = min(c.pingTimeout, c.pingInterval/2)
 	}
 	if c.log == nil {
 		c.log = zap.NewNop()

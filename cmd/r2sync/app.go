@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
@@ -33,6 +34,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	now            func() time.Time
 }
 
 // exitError carries an exit status and a message already fit to print.
@@ -54,7 +56,10 @@ func commands() []command {
 		{name: "run", args: "[--config FILE]", summary: "mirror new tweets to the XMPP status until stopped", run: cmdRun},
 		{name: "post", args: "[--config FILE] MESSAGE", summary: "post MESSAGE to Twitter and set it as the status once", run: cmdPost},
 		{name: "check", args: "[--config FILE]", summary: "validate the config, the Twitter credentials and the XMPP login", run: cmdCheck},
+		{name: "login", args: "[--config FILE]", summary: "get a Twitter access token with a PIN (OAuth 1.0a out-of-band)", run: cmdLogin},
 		{name: "demo", args: "", summary: "show the mirror at work against built-in test servers; no accounts needed", run: cmdDemo},
+		{name: "status", args: "[--config FILE]", summary: "describe the state file: last mirrored tweet, pending statuses", run: cmdStatus},
+		{name: "healthcheck", args: "[--config FILE] [--url URL]", summary: "exit 0 when the running daemon is ready (/readyz), else 1", run: cmdHealthcheck},
 		{name: "state", args: "reset [--config FILE]", summary: "forget the state file (the next start mirrors nothing older)", run: cmdState},
 		{name: "version", args: "", summary: "print the version", run: cmdVersion},
 	}
@@ -62,7 +67,7 @@ func commands() []command {
 
 // run is the whole program; main only adds signals and the exit.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv, now: time.Now}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -97,7 +102,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  r2sync %-8s %-26s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  r2sync %-11s %-27s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "The config file is --config, else $R2SYNC_CONFIG, else %s.\n", config.DefaultPath)

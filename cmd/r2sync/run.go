@@ -9,8 +9,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren"
+	"github.com/r2sync/r2sync/twitter"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
@@ -39,25 +41,46 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	store := statefile.New(cfg.State.File)
 	// A corrupt state file stops us before we connect anywhere.
-	if _, err := store.Load(ctx); err != nil {
+	st, err := store.Load(ctx)
+	if err != nil {
 		return err
 	}
 
+	mon := health.New(health.Options{
+		PollInterval: cfg.Twitter.PollInterval.Duration,
+		RateLimit:    rateLimitOf(tw),
+		Usage:        usageOf(tw),
+		Version:      versionString(),
+	})
+	mon.Restore(st)
+	xopts.Events = sessionEvents{mon}
+	// Bind before connecting anywhere: a taken port is a startup error.
+	srv, err := newHTTPServer(cfg.HTTP, mon.Handler(), log)
+	if err != nil {
+		return err
+	}
 	conn := renren.NewConn(xopts)
+	notifier, err := newSystemdNotifier(e.getenv, conn.Ready(), mon, log)
+	if err != nil {
+		return err
+	}
 	mirror := daemon.NewMirror(daemon.Config{
-		Source:       tw,
+		Source:       mon.Source(tw),
 		Sink:         conn,
 		Store:        store,
 		Renderer:     renderer,
 		Filter:       newFilter(cfg.Sync),
 		PollInterval: cfg.Twitter.PollInterval.Duration,
 		Logger:       log,
+		Observer:     mon,
 	})
 	log.Info("r2sync starting",
 		zap.String("version", versionString()),
 		zap.String("jid", cfg.Renren.JID),
 		zap.String("api_base", cfg.Twitter.APIBase),
 		zap.String("state_file", cfg.State.File),
+		zap.String("http_listen", cfg.HTTP.Listen),
+		zap.Bool("systemd", notifier != nil),
 		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration))
 
 	// The session outlives the mirror: on shutdown the mirror finishes the
@@ -69,11 +92,18 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	g.Go(func() error { return conn.Run(connCtx) })
 	g.Go(func() error {
 		defer stopConn()
+		defer mon.Stopped()
 		if err := mirror.Run(gctx); err != nil {
 			return fmt.Errorf("mirror: %w", err)
 		}
 		return context.Canceled
 	})
+	if srv != nil {
+		g.Go(func() error { return srv.Run(gctx) })
+	}
+	if notifier != nil {
+		g.Go(func() error { return notifier.Run(gctx) })
+	}
 	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("r2sync stopped", zap.Error(err))
@@ -81,4 +111,33 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	log.Info("r2sync stopped")
 	return nil
+}
+
+// sessionEvents feeds the XMPP session's events to the monitor. The
+// session the Conn closes at shutdown is not an error.
+type sessionEvents struct{ *health.Monitor }
+
+var _ renren.Events = sessionEvents{}
+
+func (s sessionEvents) SessionDown(err error) {
+	if errors.Is(err, renren.ErrClosed) {
+		err = nil
+	}
+	s.Monitor.SessionDown(err)
+}
+
+// rateLimitOf reads the client's last x-rate-limit-* headers at scrape time.
+func rateLimitOf(tw *twitter.Client) func() health.RateLimit {
+	return func() health.RateLimit {
+		rl := tw.RateLimit()
+		return health.RateLimit{Limit: rl.Limit, Remaining: rl.Remaining, Reset: rl.Reset}
+	}
+}
+
+// usageOf reads the client's request and tweet counters at scrape time.
+func usageOf(tw *twitter.Client) func() health.Usage {
+	return func() health.Usage {
+		u := tw.Usage()
+		return health.Usage{Requests: u.Requests, ReadRequests: u.ReadRequests, TweetsRead: u.TweetsRead, TweetsPosted: u.TweetsPosted}
+	}
 }

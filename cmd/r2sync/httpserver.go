@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/config"
+)
+
+// shutdownTimeout bounds the wait for scrapes in progress at shutdown.
+const shutdownTimeout = 2 * time.Second
+
+// httpServer serves the health and metrics endpoints of [http] listen.
+type httpServer struct {
+	ln  net.Listener
+	srv *http.Server
+	log *zap.Logger
+}
+
+// newHTTPServer binds c.Listen, so that a taken port fails the start. It
+// returns nil when [http] listen is not set.
+func newHTTPServer(c config.HTTP, h http.Handler, log *zap.Logger) (*httpServer, error) {
+	if c.Listen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	log = log.Named("http")
+	return &httpServer{
+		ln:  ln,
+		log: log,
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          zap.NewStdLog(log),
+		},
+	}, nil
+}
+
+// Addr is the address actually bound.
+func (s *httpServer) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves until ctx ends, then shuts down within shutdownTimeout.
+func (s *httpServer) Run(ctx context.Context) error {
+	s.log.Info("serving health and metrics", zap.Stringer("addr", s.ln.Addr()))
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		_ = s.srv.Close()
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/health"
+	"github.com/r2sync/r2sync/daemon/statefile"
+)
+
+// statusPendingShown caps the pending statuses listed one by one.
+const statusPendingShown = 10
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	flags := newFlagSet(e, "status", "[--config FILE]",
+		"Describe the state file in words: what was mirrored last and when, and\nwhich statuses wait for delivery. With [http] listen set, also ask the\nrunning daemon whether it is ready.")
+	cfgPath := configFlag(flags)
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if flags.NArg() != 0 {
+		return usageError("unexpected argument %q", flags.Arg(0))
+	}
+	cfg, _, err := peekConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if cfg.State.File == "" {
+		return configError(errors.New("state.file is empty"))
+	}
+	exists := true
+	if _, err := os.Stat(cfg.State.File); errors.Is(err, fs.ErrNotExist) {
+		exists = false
+	} else if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	st, err := statefile.New(cfg.State.File).Load(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	writeState(w, cfg.State.File, exists, st, e.now())
+	if cfg.HTTP.Listen != "" {
+		url := endpointURL(cfg.HTTP.Listen, "/readyz")
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		code, body, err := httpGet(hctx, url)
+		cancel()
+		switch {
+		case err != nil:
+			fmt.Fprintf(w, "daemon:\tnot reachable at %s (is it running?)\n", url)
+		case code == 200:
+			fmt.Fprintf(w, "daemon:\tready\n")
+		default:
+			fmt.Fprintf(w, "daemon:\tnot ready: %s\n", body)
+		}
+	}
+	return w.Flush()
+}
+
+// writeState describes st for a person.
+func writeState(w io.Writer, path string, exists bool, st daemon.State, now time.Time) {
+	fmt.Fprintf(w, "state file:\t%s\n", path)
+	if !exists {
+		fmt.Fprintf(w, "started:\tnot yet: the first start records your newest tweet and mirrors nothing older\n")
+		return
+	}
+	if !st.Initialized {
+		fmt.Fprintf(w, "started:\tnot yet: the newest tweet is not recorded\n")
+	}
+	switch st.Mirrored {
+	case 0:
+		fmt.Fprintf(w, "mirrored:\tnothing yet\n")
+	case 1:
+		fmt.Fprintf(w, "mirrored:\t1 status\n")
+	default:
+		fmt.Fprintf(w, "mirrored:\t%d statuses\n", st.Mirrored)
+	}
+	if lm := st.LastMirrored; lm != nil {
+		fmt.Fprintf(w, "last mirrored:\ttweet %d at %s (%s)\n", lm.PostID, when(lm.At), health.Ago(now.Sub(lm.At)))
+	}
+	if st.Initialized {
+		fmt.Fprintf(w, "newest seen:\ttweet %d (only newer tweets are mirrored)\n", st.LastID)
+	}
+	switch n := len(st.Pending); n {
+	case 0:
+		fmt.Fprintf(w, "pending:\tnone\n")
+	default:
+		fmt.Fprintf(w, "pending:\t%d waiting for the XMPP server, oldest first:\n", n)
+		for i, p := range st.Pending {
+			if i == statusPendingShown {
+				fmt.Fprintf(w, "\t… and %d more\n", n-i)
+				break
+			}
+			fmt.Fprintf(w, "\ttweet %d, queued %s: %s\n", p.PostID, health.Ago(now.Sub(p.QueuedAt)), quoteShort(p.Text, 60))
+		}
+	}
+	if n := len(st.Posted); n > 0 {
+		fmt.Fprintf(w, "from r2sync post:\t%d tweet(s) the daemon will not mirror again\n", n)
+	}
+}
+
+func when(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
+
+// quoteShort quotes s, cut to n runes, on one line.
+func quoteShort(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

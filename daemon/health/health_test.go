@@ -1,0 +1,485 @@
+package health_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/health"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newMonitor(c *clock) *health.Monitor {
+	return health.New(health.Options{PollInterval: time.Minute, Now: c.Now, Version: "v1.2.3"})
+}
+
+// Errors shaped like the adapters' errors.
+type rateLimited struct{}
+
+func (rateLimited) Error() string      { return "twitter api: status 429: rate limited" }
+func (rateLimited) RetryAt() time.Time { return time.Unix(1e9, 0) }
+func (rateLimited) RateLimited() bool  { return true }
+func (rateLimited) Permanent() bool    { return false }
+
+type permanent struct{}
+
+func (permanent) Error() string   { return "twitter api: status 401: check the tokens" }
+func (permanent) Permanent() bool { return true }
+
+type fatal struct{}
+
+func (fatal) Error() string { return "login failed for 1@x: not-authorized" }
+func (fatal) Fatal() bool   { return true }
+
+type netTimeout struct{}
+
+func (netTimeout) Error() string   { return "i/o timeout" }
+func (netTimeout) Timeout() bool   { return true }
+func (netTimeout) Temporary() bool { return true }
+
+type netRefused struct{}
+
+func (netRefused) Error() string   { return "connection refused" }
+func (netRefused) Timeout() bool   { return false }
+func (netRefused) Temporary() bool { return false }
+
+func TestKind(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "fatal", err: fmt.Errorf("xmpp: %w", fatal{}), want: "fatal"},
+		{name: "rate limited", err: fmt.Errorf("fetch posts: %w", rateLimited{}), want: "rate_limited"},
+		{name: "permanent", err: fmt.Errorf("fetch posts: %w", permanent{}), want: "permanent"},
+		{name: "deadline", err: fmt.Errorf("fetch: %w", context.DeadlineExceeded), want: "timeout"},
+		{name: "net timeout", err: fmt.Errorf("dial: %w", netTimeout{}), want: "timeout"},
+		{name: "net refused", err: fmt.Errorf("dial: %w", netRefused{}), want: "network"},
+		{name: "plain", err: errors.New("502 bad gateway"), want: "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := health.Kind(tt.err); got != tt.want {
+				t.Errorf("Kind(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadyAndLive(t *testing.T) {
+	c := newClock()
+	m := newMonitor(c)
+	if err := m.Live(); err != nil {
+		t.Fatalf("fresh monitor not live: %v", err)
+	}
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "xmpp session down") {
+		t.Fatalf("fresh monitor Ready() = %v, want xmpp session down", err)
+	}
+	m.SessionUp()
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "no successful poll yet") {
+		t.Fatalf("Ready() before a poll = %v", err)
+	}
+	m.Polled(fmt.Errorf("fetch posts: %w", permanent{}))
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "status 401") {
+		t.Fatalf("Ready() after a failed first poll = %v, want the poll error", err)
+	}
+	select {
+	case <-m.FirstPoll():
+		t.Fatal("FirstPoll closed by a failed poll")
+	default:
+	}
+	m.Polled(nil)
+	if err := m.Ready(); err != nil {
+		t.Fatalf("Ready() with a session and a good poll = %v", err)
+	}
+	select {
+	case <-m.FirstPoll():
+	default:
+		t.Fatal("FirstPoll not closed after a good poll")
+	}
+
+	c.Advance(3 * time.Minute)
+	if err := m.Ready(); err != nil {
+		t.Fatalf("Ready() exactly 3 intervals after a good poll = %v", err)
+	}
+	c.Advance(time.Second)
+	m.Polled(errors.New("502 bad gateway"))
+	err := m.Ready()
+	if err == nil || !strings.Contains(err.Error(), "no successful poll for 3m1s") || !strings.Contains(err.Error(), "502 bad gateway") {
+		t.Fatalf("Ready() after 3 intervals of failures = %v", err)
+	}
+	if err := m.Live(); err != nil {
+		t.Fatalf("failing polls still mean a live loop, got %v", err)
+	}
+	m.Polled(nil)
+	m.SessionDown(errors.New("stream closed"))
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "xmpp session down") {
+		t.Fatalf("Ready() after SessionDown = %v", err)
+	}
+
+	// The loop may wait 15 minutes after a rejected credential; beyond
+	// that, plus an interval, it is stuck.
+	c.Advance(daemon.PermanentErrorBackoff + time.Minute)
+	if err := m.Live(); err != nil {
+		t.Fatalf("Live() at the longest legitimate wait = %v", err)
+	}
+	c.Advance(time.Second)
+	if err := m.Live(); err == nil || !strings.Contains(err.Error(), "stalled") {
+		t.Fatalf("Live() past the longest wait = %v, want stalled", err)
+	}
+	m.Polled(nil)
+	if err := m.Live(); err != nil {
+		t.Fatalf("Live() after a new poll = %v", err)
+	}
+	m.Stopped()
+	if err := m.Live(); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("Live() after Stopped = %v", err)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	c := newClock()
+	m := newMonitor(c)
+	if got, want := m.Summary(), "connecting to XMPP; none mirrored yet; first poll pending"; got != want {
+		t.Errorf("fresh Summary() = %q, want %q", got, want)
+	}
+	m.Restore(daemon.State{
+		Mirrored:     11,
+		LastMirrored: &daemon.Delivered{PostID: 1, At: c.Now().Add(-time.Hour)},
+		Pending:      []daemon.Status{{PostID: 2}},
+	})
+	m.SessionUp()
+	m.Polled(nil)
+	if got, want := m.Summary(), "connected; 11 mirrored; last tweet 1h ago; 1 pending"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+	m.Delivered(2, time.Second)
+	m.Pending(0)
+	c.Advance(3 * time.Minute)
+	if got, want := m.Summary(), "connected; 12 mirrored; last tweet 3m ago"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+	m.Polled(errors.New("twitter api: status 503\nretry later"))
+	c.Advance(2 * time.Minute)
+	m.SessionDown(errors.New("stream closed"))
+	if got, want := m.Summary(), "XMPP down, reconnecting; 12 mirrored; last tweet 5m ago; polls failing for 2m ago: twitter api: status 503 retry later"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                   "just now",
+		42 * time.Second:    "42s ago",
+		3 * time.Minute:     "3m ago",
+		5 * time.Hour:       "5h ago",
+		47 * time.Hour:      "47h ago",
+		72 * time.Hour:      "3d ago",
+		59*time.Minute + 59: "59m ago",
+	} {
+		if got := health.Ago(d); got != want {
+			t.Errorf("Ago(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	c := newClock()
+	reset := c.Now().Add(10 * time.Minute)
+	m := health.New(health.Options{
+		PollInterval: time.Minute, Now: c.Now, Version: `v1 "quoted"`,
+		RateLimit: func() health.RateLimit { return health.RateLimit{Limit: 900, Remaining: 897, Reset: reset} },
+		Usage:     func() health.Usage { return health.Usage{Requests: 7, ReadRequests: 6, TweetsRead: 5, TweetsPosted: 1} },
+	})
+	m.Restore(daemon.State{Mirrored: 40})
+	m.SessionUp()
+	m.SessionDown(errors.New("stream closed"))
+	m.SessionUp()
+	m.Polled(nil)
+	m.Seen(5)
+	m.Skipped("reply")
+	m.Skipped("retweet")
+	m.Skipped("posted by r2sync post")
+	m.Pending(3)
+	c.Advance(2 * time.Second)
+	m.Delivered(1, 1500*time.Millisecond)
+	m.Delivered(2, 500*time.Millisecond)
+	m.DeliveryFailed(fmt.Errorf("set status: %w", context.DeadlineExceeded))
+	m.Pending(1)
+	m.Polled(fmt.Errorf("fetch posts: %w", rateLimited{}))
+	m.FeedEvent()
+	c.Advance(8 * time.Second)
+
+	var b strings.Builder
+	if err := m.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		`r2sync_build_info{version="v1 \"quoted\""} 1`,
+		`r2sync_polls_total{result="error"} 1`,
+		`r2sync_polls_total{result="ok"} 1`,
+		`r2sync_tweets_seen_total 5`,
+		`r2sync_tweets_skipped_total{reason="posted by r2sync post"} 1`,
+		`r2sync_tweets_skipped_total{reason="reply"} 1`,
+		`r2sync_tweets_skipped_total{reason="retweet"} 1`,
+		`r2sync_tweets_mirrored_total 2`,
+		`r2sync_statuses_delivered_total{result="error"} 1`,
+		`r2sync_statuses_delivered_total{result="ok"} 2`,
+		`r2sync_status_queue_seconds_sum 2`,
+		`r2sync_status_queue_seconds_count 2`,
+		`r2sync_mirrored_lifetime 42`,
+		`r2sync_pending_statuses 1`,
+		`r2sync_errors_total{op="deliver",kind="timeout"} 1`,
+		`r2sync_errors_total{op="poll",kind="rate_limited"} 1`,
+		`r2sync_errors_total{op="xmpp",kind="other"} 1`,
+		`r2sync_xmpp_session_up 1`,
+		`r2sync_xmpp_reconnects_total 1`,
+		`r2sync_feed_events_total 1`,
+		`r2sync_seconds_since_last_success{op="poll"} 10`,
+		`r2sync_seconds_since_last_success{op="deliver"} 8`,
+		fmt.Sprintf(`r2sync_last_success_timestamp_seconds{op="poll"} %d`, c.Now().Add(-10*time.Second).Unix()),
+		`r2sync_ready 1`,
+		`r2sync_twitter_rate_limit_remaining 897`,
+		`r2sync_twitter_rate_limit_limit 900`,
+		fmt.Sprintf(`r2sync_twitter_rate_limit_reset_timestamp_seconds %d`, reset.Unix()),
+		`r2sync_twitter_requests_total{kind="read"} 6`,
+		`r2sync_twitter_requests_total{kind="write"} 1`,
+		`r2sync_twitter_tweets_read_total 5`,
+		`r2sync_twitter_tweets_posted_total 1`,
+		"# TYPE r2sync_polls_total counter",
+		"# TYPE r2sync_pending_statuses gauge",
+	} {
+		if !hasLine(out, want) {
+			t.Errorf("metrics lack the line %q", want)
+		}
+	}
+	checkExposition(t, out)
+}
+
+func TestMetricsWithoutRateLimit(t *testing.T) {
+	m := newMonitor(newClock())
+	var b strings.Builder
+	if err := m.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "rate_limit") || strings.Contains(out, "r2sync_twitter_") {
+		t.Errorf("rate-limit metrics without a known limit:\n%s", out)
+	}
+	for _, want := range []string{`r2sync_polls_total{result="ok"} 0`, `r2sync_tweets_skipped_total{reason="reply"} 0`, `r2sync_ready 0`} {
+		if !hasLine(out, want) {
+			t.Errorf("metrics lack the line %q", want)
+		}
+	}
+	checkExposition(t, out)
+}
+
+// checkExposition checks the rules of the text format that a scraper
+// enforces: each family's HELP and TYPE come once, before its samples,
+// and every sample line is "name{labels} value".
+func checkExposition(t *testing.T, out string) {
+	t.Helper()
+	typed := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "# HELP "):
+		case strings.HasPrefix(line, "# TYPE "):
+			f := strings.Fields(line)
+			if len(f) != 4 {
+				t.Errorf("line %d: bad TYPE %q", i+1, line)
+				continue
+			}
+			if _, dup := typed[f[2]]; dup {
+				t.Errorf("line %d: family %s typed twice", i+1, f[2])
+			}
+			typed[f[2]] = f[3]
+		default:
+			name, _, _ := strings.Cut(line, "{")
+			name, _, _ = strings.Cut(name, " ")
+			family := name
+			for _, suffix := range []string{"_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && typed[base] == "summary" {
+					family = base
+				}
+			}
+			if _, ok := typed[family]; !ok {
+				t.Errorf("line %d: sample %q before its TYPE", i+1, line)
+			}
+			if j := strings.LastIndexByte(line, ' '); j < 0 || strings.ContainsAny(line[j+1:], "{}\"") {
+				t.Errorf("line %d: no value in %q", i+1, line)
+			}
+		}
+	}
+}
+
+func hasLine(out, line string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+func TestHandler(t *testing.T) {
+	c := newClock()
+	m := newMonitor(c)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+
+	get := func(path string) (int, string, string) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	if code, _, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	if code, _, body := get("/readyz"); code != 503 || body != "xmpp session down\n" {
+		t.Errorf("/readyz before the session = %d %q, want 503 naming the session", code, body)
+	}
+	m.SessionUp()
+	m.Polled(nil)
+	if code, _, body := get("/readyz"); code != 200 || body != "ok\n" {
+		t.Errorf("/readyz when ready = %d %q", code, body)
+	}
+	code, ctype, body := get("/metrics")
+	if code != 200 || ctype != "text/plain; version=0.0.4; charset=utf-8" || !hasLine(body, "r2sync_ready 1") {
+		t.Errorf("/metrics = %d %q:\n%s", code, ctype, body)
+	}
+	if code, _, _ := get("/nope"); code != 404 {
+		t.Errorf("/nope = %d, want 404", code)
+	}
+	resp, err := srv.Client().Post(srv.URL+"/readyz", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /readyz = %d, want 405", resp.StatusCode)
+	}
+}
+
+// fakeSource is a daemon.Source with func fields.
+type fakeSource struct {
+	since func(ctx context.Context, sinceID int64) ([]daemon.Post, error)
+}
+
+func (f fakeSource) Since(ctx context.Context, id int64) ([]daemon.Post, error) {
+	return f.since(ctx, id)
+}
+func (f fakeSource) Newest(context.Context) (int64, error) { return 0, nil }
+
+type pacedFake struct {
+	fakeSource
+	pace func(time.Duration) time.Duration
+}
+
+func (p pacedFake) Pace(d time.Duration) time.Duration { return p.pace(d) }
+
+func TestSource(t *testing.T) {
+	m := newMonitor(newClock())
+	two := func(context.Context, int64) ([]daemon.Post, error) { return []daemon.Post{{ID: 1}, {ID: 2}}, nil }
+
+	plain := m.Source(fakeSource{since: two})
+	if _, ok := plain.(daemon.Pacer); ok {
+		t.Error("a source without Pace gained one")
+	}
+	posts, err := plain.Since(context.Background(), 0)
+	if err != nil || len(posts) != 2 {
+		t.Fatalf("Since = %v, %v", posts, err)
+	}
+	paced := m.Source(pacedFake{fakeSource{since: two}, func(d time.Duration) time.Duration { return 2 * d }})
+	p, ok := paced.(daemon.Pacer)
+	if !ok {
+		t.Fatal("the wrapper lost the source's Pacer")
+	}
+	if got := p.Pace(time.Minute); got != 2*time.Minute {
+		t.Errorf("Pace = %s, want 2m", got)
+	}
+	if _, err := paced.Since(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := m.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !hasLine(b.String(), "r2sync_tweets_seen_total 4") {
+		t.Errorf("seen after two polls of two posts:\n%s", b.String())
+	}
+}
+
+// TestConcurrent lets the mirror's goroutines, the session and scrapes
+// meet under the race detector.
+func TestConcurrent(t *testing.T) {
+	m := health.New(health.Options{RateLimit: func() health.RateLimit { return health.RateLimit{Limit: 1} }})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				switch i % 4 {
+				case 0:
+					m.Polled(nil)
+					m.Skipped("reply")
+				case 1:
+					m.Delivered(1, time.Second)
+					m.Pending(i)
+				case 2:
+					m.SessionUp()
+					m.SessionDown(errors.New("x"))
+					m.FeedEvent()
+				case 3:
+					_ = m.WriteMetrics(io.Discard)
+					_ = m.Summary()
+					_ = m.Ready()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var b strings.Builder
+	if err := m.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !hasLine(b.String(), `r2sync_polls_total{result="ok"} 200`) || !hasLine(b.String(), "r2sync_tweets_mirrored_total 200") {
+		t.Errorf("counts lost under concurrency:\n%s", b.String())
+	}
+}

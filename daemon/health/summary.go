@@ -1,0 +1,93 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/r2sync/r2sync/daemon"
+)
+
+// Summary is the one line systemd shows as the service's STATUS=, e.g.
+// "connected; 12 mirrored; last tweet 3m ago; 1 pending".
+func (m *Monitor) Summary() string {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var parts []string
+	switch {
+	case m.sessionUp:
+		parts = append(parts, "connected")
+	case m.sessions == 0:
+		parts = append(parts, "connecting to XMPP")
+	default:
+		parts = append(parts, "XMPP down, reconnecting")
+	}
+	if m.mirrored == 0 {
+		parts = append(parts, "none mirrored yet")
+	} else {
+		p := fmt.Sprintf("%d mirrored", m.mirrored)
+		if !m.lastMirrored.IsZero() {
+			p += "; last tweet " + Ago(now.Sub(m.lastMirrored))
+		}
+		parts = append(parts, p)
+	}
+	if m.pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d pending", m.pending))
+	}
+	switch {
+	case m.pollErr != nil:
+		parts = append(parts, fmt.Sprintf("polls failing for %s: %s", Ago(now.Sub(m.pollErrSince)), oneLine(m.pollErr.Error(), 120)))
+	case m.lastPollOK.IsZero():
+		parts = append(parts, "first poll pending")
+	}
+	if err := m.liveLocked(now); err != nil {
+		parts = append(parts, err.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Ago renders d for people: "just now", "42s ago", "3m ago", "5h ago",
+// "2d ago".
+func Ago(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+}
+
+// Source wraps src so that the posts it returns count as seen. It keeps
+// src's daemon.Pacer, if it has one.
+func (m *Monitor) Source(src daemon.Source) daemon.Source {
+	s := source{Source: src, m: m}
+	if p, ok := src.(daemon.Pacer); ok {
+		return pacedSource{source: s, pacer: p}
+	}
+	return s
+}
+
+type source struct {
+	daemon.Source
+	m *Monitor
+}
+
+func (s source) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
+	posts, err := s.Source.Since(ctx, sinceID)
+	s.m.Seen(len(posts))
+	return posts, err
+}
+
+type pacedSource struct {
+	source
+	pacer daemon.Pacer
+}
+
+func (s pacedSource) Pace(interval time.Duration) time.Duration { return s.pacer.Pace(interval) }
