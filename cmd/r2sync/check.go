@@ -19,26 +19,18 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	path := *cfgPath
-	cfg, _, err := loadConfig(e, path)
+	w, err := wire(e, *cfgPath)
 	if err != nil {
 		return err
 	}
+	defer w.close()
+	cfg, log, tw := w.cfg, w.log, w.twitter
 	fmt.Fprintln(e.stdout, "config: ok")
-	log, err := newLogger(cfg.Log, e.stderr, e.getenv)
-	if err != nil {
-		return configError(err)
-	}
-	defer func() { _ = log.Sync() }()
 
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	failed := 0
 
-	tw, err := newTwitter(cfg.Twitter, log)
-	if err != nil {
-		return err
-	}
 	where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
 	if acct, err := tw.Verify(ctx); err != nil {
 		failed++
@@ -47,10 +39,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %d) with %s\n", acct.ScreenName, acct.ID, where)
 	}
 
-	xopts, err := renrenOptions(cfg.Renren, log)
-	if err != nil {
-		return err
-	}
+	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-check"
 	if err := checkXMPP(ctx, xopts); err != nil {
 		failed++

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/r2sync/r2sync/daemon"
-	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren"
 )
 
@@ -21,26 +20,15 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, renderer, err := loadConfig(e, *cfgPath)
+	w, err := wire(e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log, e.stderr, e.getenv)
-	if err != nil {
-		return configError(err)
-	}
-	defer func() { _ = log.Sync() }()
-	tw, err := newTwitter(cfg.Twitter, log)
-	if err != nil {
-		return err
-	}
-	xopts, err := renrenOptions(cfg.Renren, log)
-	if err != nil {
-		return err
-	}
+	defer w.close()
+	cfg, tw, store := w.cfg, w.twitter, w.store
 	// Its own resource, so a running daemon's session is not replaced.
+	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-post"
-	store := statefile.New(cfg.State.File)
 
 	// Create the tweet while holding the state lock and claim it in the
 	// same update: a daemon that sees the tweet in its timeline must take
@@ -63,7 +51,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "tweet posted: %s\n", created.URL)
 
-	text, err := renderer.Render(created)
+	text, err := w.renderer.Render(created)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/health"
-	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren"
 	"github.com/r2sync/r2sync/twitter"
 )
@@ -21,25 +20,12 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, renderer, err := loadConfig(e, *cfgPath)
+	w, err := wire(e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log, e.stderr, e.getenv)
-	if err != nil {
-		return configError(err)
-	}
-	defer func() { _ = log.Sync() }()
-
-	tw, err := newTwitter(cfg.Twitter, log)
-	if err != nil {
-		return err
-	}
-	xopts, err := renrenOptions(cfg.Renren, log)
-	if err != nil {
-		return err
-	}
-	store := statefile.New(cfg.State.File)
+	defer w.close()
+	cfg, log, tw, xopts, store, renderer := w.cfg, w.log, w.twitter, w.xmpp, w.store, w.renderer
 	// A corrupt state file stops us before we connect anywhere.
 	st, err := store.Load(ctx)
 	if err != nil {

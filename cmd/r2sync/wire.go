@@ -10,9 +10,44 @@ import (
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren"
 	"github.com/r2sync/r2sync/twitter"
 )
+
+// wiring is what run, post and check build from one config file.
+type wiring struct {
+	cfg      config.Config
+	renderer *daemon.Renderer
+	log      *zap.Logger
+	twitter  *twitter.Client
+	xmpp     renren.Options
+	store    *statefile.Store
+}
+
+// wire loads the config named by cfgPath and builds the logger and the
+// adapters. Every failure is a config error (exit 78). Call close when done.
+func wire(e *env, cfgPath string) (*wiring, error) {
+	cfg, renderer, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	log, err := newLogger(cfg.Log, e.stderr, e.getenv)
+	if err != nil {
+		return nil, configError(err)
+	}
+	tw, err := newTwitter(cfg.Twitter, log)
+	if err != nil {
+		return nil, err
+	}
+	xopts, err := renrenOptions(cfg.Renren, log)
+	if err != nil {
+		return nil, err
+	}
+	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, store: statefile.New(cfg.State.File)}, nil
+}
+
+func (w *wiring) close() { _ = w.log.Sync() }
 
 // newTwitter builds the Twitter client from the [twitter] section: API v2
 // or v1.1 as twitter.api and twitter.api_base say (see twitter.ResolveAPI).
