@@ -11,8 +11,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// closeTimeout bounds the clean close of the live session at shutdown.
-const closeTimeout = 5 * time.Second
+// closeTimeout bounds the clean close of the live session at shutdown. It
+// is short: the mirror may already have used its grace (daemon.DefaultGrace,
+// 3s) on the status in flight, and a SIGTERM must be answered within 5s.
+const closeTimeout = time.Second
+
+// LongBackoff bounds the wait after a failure that reconnecting at once
+// would only repeat: a rejected login, or another client taking over the
+// session (conflict). The actual wait is random within it, so that the
+// retries of many daemons spread out.
+const (
+	LongBackoffMin = 15 * time.Minute
+	LongBackoffMax = 30 * time.Minute
+)
 
 // Conn keeps one session up for a long-running daemon: Run dials, watches
 // the session with pings and redials with backoff; SetStatus publishes on
@@ -22,6 +33,8 @@ type Conn struct {
 	log        *zap.Logger
 	minBackoff time.Duration
 	maxBackoff time.Duration
+	longMin    time.Duration
+	longMax    time.Duration
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -45,6 +58,8 @@ func NewConn(opts Options) *Conn {
 		log:        log.Named("renren"),
 		minBackoff: time.Second,
 		maxBackoff: 5 * time.Minute,
+		longMin:    LongBackoffMin,
+		longMax:    LongBackoffMax,
 		ready:      make(chan struct{}),
 		changed:    make(chan struct{}),
 	}
@@ -58,9 +73,11 @@ func (c *Conn) Ready() <-chan struct{} { return c.ready }
 // (unavailable presence, stream close) and returns nil. Every attempt uses
 // a fresh connection; failures are retried with capped, jittered
 // exponential backoff (1s to 5min), reset once a session has answered a
-// ping. Run returns early only for errors retrying cannot fix: invalid
-// Options, or a login the server rejects (errors.Is(err, ErrAuth)). Run
-// may be called once.
+// ping. A rejected login (ErrAuth) and a session taken over by another
+// login (stream error "conflict") or revoked ("not-authorized") are logged
+// as one error line each and retried only after 15 to 30 minutes: the user
+// has to act, and hammering the server would not help. Run returns early
+// only for invalid Options. Run may be called once.
 func (c *Conn) Run(ctx context.Context) (err error) {
 	c.mu.Lock()
 	if c.running {
@@ -82,20 +99,15 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, ErrAuth) {
-				c.log.Error("login rejected", zap.Error(err))
-				return err
-			}
-			wait := bo.next()
-			c.log.Warn("connect failed", zap.Error(err), zap.Duration("retry_in", wait))
-			if !sleep(ctx, wait) {
+			if !sleep(ctx, c.retryWait(&bo, "connect failed", err)) {
 				return nil
 			}
 			continue
 		}
 
 		c.setSession(s)
-		err = c.watch(ctx, s, cfg.pingInterval, bo.reset)
+		cfg.events.SessionUp()
+		err = c.watch(ctx, s, cfg.pingInterval)
 		c.setSession(nil)
 		if ctx.Err() != nil {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -103,20 +115,40 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 				c.log.Warn("close session", zap.Error(err))
 			}
 			cancel()
+			cfg.events.SessionDown(ErrClosed)
 			return nil
 		}
 		_ = s.Close(ctx) // dead already: this only releases it
-		wait := bo.next()
-		c.log.Warn("session lost", zap.Error(err), zap.Duration("reconnect_in", wait))
-		if !sleep(ctx, wait) {
+		cfg.events.SessionDown(err)
+		if s.Healthy() {
+			bo.reset()
+		}
+		if !sleep(ctx, c.retryWait(&bo, "session lost", err)) {
 			return nil
 		}
 	}
 }
 
-// watch pings s every interval and returns when s dies or ctx ends.
-// healthy is called after each answered ping.
-func (c *Conn) watch(ctx context.Context, s *Session, interval time.Duration, healthy func()) error {
+// retryWait logs why the last attempt or session failed and returns how
+// long to wait before the next.
+func (c *Conn) retryWait(bo *backoff, msg string, err error) time.Duration {
+	if needsUser(err) {
+		wait := c.longMin + rand.N(c.longMax-c.longMin+1)
+		hint := "another client logged in with the same jid and resource; stop it or set renren.resource"
+		if errors.Is(err, ErrAuth) {
+			hint = "check renren.jid and renren.password"
+		}
+		c.log.Error(msg+"; retrying slowly", zap.Error(err), zap.String("fix", hint), zap.Duration("retry_in", wait))
+		return wait
+	}
+	wait := bo.next()
+	c.log.Warn(msg, zap.Error(err), zap.Duration("retry_in", wait))
+	return wait
+}
+
+// watch pings s every interval and returns when s dies or ctx ends. A
+// dead peer is found within interval plus the ping timeout.
+func (c *Conn) watch(ctx context.Context, s *Session, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -132,7 +164,6 @@ func (c *Conn) watch(ctx context.Context, s *Session, interval time.Duration, he
 				}
 				return err
 			}
-			healthy()
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/renren/renrentest"
 )
 
@@ -125,44 +124,26 @@ func TestConnShutdownClosesCleanly(t *testing.T) {
 	}
 }
 
-func TestConnRunStops(t *testing.T) {
+func TestConnRunStopsOnInvalidOptions(t *testing.T) {
 	srv := newServer(t, renrentest.Options{})
-	tests := []struct {
-		name    string
-		opts    func(*Options)
-		isAuth  bool
-		isFatal bool
-	}{
-		{"wrong password", func(o *Options) { o.Password = "nope" }, true, true},
-		{"invalid options", func(o *Options) { o.JID = "not a jid" }, false, false},
+	opts := clientOptions(t, srv, testUser+"@talk.xiaonei.com")
+	opts.JID = "not a jid"
+	c := NewConn(opts)
+	_, done := startConn(t, c)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return")
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := clientOptions(t, srv, testUser+"@talk.xiaonei.com")
-			tt.opts(&opts)
-			c := NewConn(opts)
-			_, done := startConn(t, c)
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("Run did not return")
-			}
-			if err == nil {
-				t.Fatal("Run = nil, want an error")
-			}
-			if got := errors.Is(err, ErrAuth); got != tt.isAuth {
-				t.Errorf("errors.Is(%v, ErrAuth) = %v, want %v", err, got, tt.isAuth)
-			}
-			// Mirror's deliverer sees the same error and stops retrying.
-			serr := c.SetStatus(testContext(t), "x")
-			if got := daemon.IsFatal(serr); got != tt.isFatal {
-				t.Errorf("daemon.IsFatal(SetStatus error %v) = %v, want %v", serr, got, tt.isFatal)
-			}
-		})
+	if err == nil {
+		t.Fatal("Run = nil, want an error")
 	}
-	if got := srv.Statuses(); len(got) != 0 {
-		t.Errorf("statuses = %+v", got)
+	if serr := c.SetStatus(testContext(t), "x"); serr == nil {
+		t.Error("SetStatus after Run failed = nil, want an error")
+	}
+	if n := srv.Connections(); n != 0 {
+		t.Errorf("%d connections with invalid options, want 0", n)
 	}
 }
 

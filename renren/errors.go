@@ -8,8 +8,9 @@ import (
 )
 
 // ErrAuth matches (errors.Is) the error of a login the server rejected,
-// such as a wrong password. Retrying cannot help; the error's text reads
-// "login failed for 123456@talk.xiaonei.com: not-authorized".
+// such as a wrong password. Retrying soon cannot help; the error's text
+// reads "login failed for 123456@talk.xiaonei.com: not-authorized". Dial
+// returns it; a Conn logs it and retries only after LongBackoff.
 var ErrAuth = errors.New("login failed")
 
 // ErrClosed is returned by a Session after Close and by a Conn after Run
@@ -27,8 +28,51 @@ func (e *authError) Error() string { return "login failed for " + e.jid + ": " +
 // Is makes errors.Is(err, ErrAuth) true.
 func (e *authError) Is(target error) bool { return target == ErrAuth }
 
-// Fatal tells the mirror (daemon.IsFatal) to stop instead of retrying.
-func (e *authError) Fatal() bool { return true }
+// Permanent tells a caller that only the user can fix this (a wrong
+// password or jid): retry slowly, if at all. A daemon must not stop on it,
+// since a password changed back or a server fixed cures it.
+func (e *authError) Permanent() bool { return true }
+
+// StreamError is a <stream:error/> with which the server ended a session,
+// e.g. "conflict" when another login took the resource, "system-shutdown"
+// when the server stops, or "see-other-host" with the host to use instead.
+type StreamError struct {
+	Condition string // RFC 6120 4.9.3 condition
+	Host      string // for see-other-host: the "host" or "host:port" named
+}
+
+func (e *StreamError) Error() string {
+	if e.Host != "" {
+		return "stream error: " + e.Condition + " " + e.Host
+	}
+	return "stream error: " + e.Condition
+}
+
+// libStreamError recognizes the error gosrc.io/xmpp hands its
+// ErrorHandler for a stream error: errors.New("stream error: " + condition).
+// The condition is the server's element name; it is kept only when it
+// looks like one.
+func libStreamError(err error) (*StreamError, bool) {
+	cond, ok := strings.CutPrefix(err.Error(), "stream error: ")
+	if !ok || cond == "" || len(cond) > 64 || strings.ContainsFunc(cond, func(r rune) bool {
+		return !(r == '-' || (r >= 'a' && r <= 'z'))
+	}) {
+		return nil, false
+	}
+	return &StreamError{Condition: cond}, true
+}
+
+// needsUser reports whether err ended a session for a reason that an
+// immediate reconnect would only repeat: the login was rejected, or
+// another client took over the account's resource (conflict) or the
+// server revoked the login (not-authorized). A Conn waits LongBackoff then.
+func needsUser(err error) bool {
+	if errors.Is(err, ErrAuth) {
+		return true
+	}
+	var se *StreamError
+	return errors.As(err, &se) && (se.Condition == "conflict" || se.Condition == "not-authorized")
+}
 
 // saslFailure returns the condition of a SASL failure reported by
 // gosrc.io/xmpp, which only gives it as text: ConnError{"auth failure: " +

@@ -39,14 +39,15 @@ var (
 // concurrent use. A Session never comes back once Done is closed: dial a
 // new one (Conn does).
 type Session struct {
-	cfg    config
-	log    *zap.Logger
-	client *xmpp.Client
-	router *xmpp.Router
-	jid    string        // bound full JID
-	sem    chan struct{} // one status at a time
-	feeds  atomic.Int64  // news-feed messages received
-	up     atomic.Bool   // Dial succeeded
+	cfg     config
+	log     *zap.Logger
+	client  *xmpp.Client
+	router  *xmpp.Router
+	jid     string        // bound full JID
+	sem     chan struct{} // one status at a time
+	feeds   atomic.Int64  // news-feed messages received
+	up      atomic.Bool   // Dial succeeded
+	healthy atomic.Bool   // the server answered a ping
 
 	connectDone  chan struct{} // closed when Client.Connect has returned
 	done         chan struct{} // closed when the session is dead
@@ -60,10 +61,14 @@ type Session struct {
 
 // Dial connects, negotiates STARTTLS (required), logs in with SASL PLAIN,
 // binds a resource and sends the initial presence, which carries no status.
+// A server that answers with a <see-other-host/> stream error is left for
+// the host it names (at most maxRedirects times); the stream still goes to
+// the JID domain and the certificate must still name ServerName.
 //
 // A login the server rejects returns an error matching ErrAuth. A
 // certificate that fails verification returns an error wrapping the x509
-// error (x509.UnknownAuthorityError, x509.HostnameError, ...).
+// error (x509.UnknownAuthorityError, x509.HostnameError, ...). Any other
+// stream error at login returns a *StreamError.
 func Dial(ctx context.Context, opts Options) (*Session, error) {
 	cfg, err := resolve(opts)
 	if err != nil {
@@ -75,7 +80,36 @@ func Dial(ctx context.Context, opts Options) (*Session, error) {
 		fmt.Errorf("no session within %s: %w", cfg.dialTimeout, context.DeadlineExceeded))
 	defer cancel()
 	addr := cfg.dialAddress(ctx, net.DefaultResolver.LookupSRV)
+	for redirects := 0; ; redirects++ {
+		s, err := dialAddr(ctx, parent, cfg, addr)
+		if !errors.Is(err, errLoginStreamError) {
+			return s, err
+		}
+		// The library dropped the stream error's content: ask again.
+		se, perr := probeStreamError(ctx, cfg, addr)
+		switch {
+		case perr != nil:
+			return nil, fmt.Errorf("connect to %s: %w (%w)", addr, err, perr)
+		case se == nil:
+			return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		case se.Condition != "see-other-host":
+			return nil, fmt.Errorf("connect to %s: %w", addr, se)
+		case redirects == maxRedirects:
+			return nil, fmt.Errorf("connect to %s: %w: more than %d redirects", addr, se, maxRedirects)
+		}
+		next, ok := redirectAddress(se.Host)
+		if !ok {
+			return nil, fmt.Errorf("connect to %s: see-other-host names an invalid address %q", addr, se.Host)
+		}
+		cfg.log.Info("server redirects to another host", zap.String("from", addr), zap.String("to", next))
+		addr = next
+	}
+}
 
+// dialAddr is one login attempt at addr. ctx bounds the login; parent is
+// the caller's context.
+func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, error) {
+	var err error
 	s := &Session{
 		cfg:          cfg,
 		log:          cfg.log.With(zap.String("jid", cfg.bare)),
@@ -129,6 +163,11 @@ func Dial(ctx context.Context, opts Options) (*Session, error) {
 		if tlsErr := s.getTLSErr(); tlsErr != nil {
 			return nil, s.classify(addr, tlsErr)
 		}
+		if loginStreamError(s.Err()) {
+			// Connect would wait ConnectTimeout for a stream close that
+			// its read loop, already gone, can no longer see.
+			return nil, errLoginStreamError
+		}
 		t := time.NewTimer(time.Duration(xc.ConnectTimeout)*time.Second + time.Second)
 		defer t.Stop()
 		select {
@@ -140,6 +179,10 @@ func Dial(ctx context.Context, opts Options) (*Session, error) {
 		}
 	}
 	if err != nil {
+		if loginStreamError(err) {
+			s.kill(errLoginStreamError)
+			return nil, errLoginStreamError
+		}
 		err = s.classify(addr, err)
 		s.kill(err)
 		return nil, err
@@ -200,6 +243,10 @@ func (s *Session) Err() error {
 	defer s.mu.Unlock()
 	return s.err
 }
+
+// Healthy reports whether the server has answered a ping (including the
+// one that confirms each status) on this session.
+func (s *Session) Healthy() bool { return s.healthy.Load() }
 
 // FeedEvents returns how many news-feed notifications arrived.
 func (s *Session) FeedEvents() int64 { return s.feeds.Load() }
@@ -266,6 +313,7 @@ func (s *Session) Ping(ctx context.Context) error {
 	start := time.Now()
 	select {
 	case reply := <-replies:
+		s.healthy.Store(true)
 		s.log.Debug("ping answered", zap.String("type", string(reply.Type)), zap.Duration("rtt", time.Since(start)))
 		return nil
 	case <-s.done:
@@ -366,8 +414,12 @@ func (s *Session) disconnect() {
 }
 
 // onError is the library's ErrorHandler: any error there means the
-// connection is gone.
+// connection is gone. A stream error keeps its condition (conflict,
+// system-shutdown, ...) for the caller to act on.
 func (s *Session) onError(err error) {
+	if se, ok := libStreamError(err); ok {
+		err = se
+	}
 	switch {
 	case s.Err() != nil: // already dead; the library reports the close it was asked for
 	case s.up.Load():
@@ -388,6 +440,7 @@ func (s *Session) handleMessage(_ xmpp.Sender, p stanza.Packet) {
 	for _, ext := range m.Extensions {
 		if f, ok := ext.(*xfeed); ok {
 			n := s.feeds.Add(1)
+			s.cfg.events.FeedEvent()
 			s.log.Debug("feed event", zap.String("from", m.From), zap.String("feed_type", f.Type),
 				zap.Int("bytes", len(f.Inner)), zap.Int64("feed_events", n))
 			return

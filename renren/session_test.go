@@ -129,8 +129,14 @@ func TestDialAuthFailure(t *testing.T) {
 			if !errors.Is(err, ErrAuth) {
 				t.Fatalf("err = %v, want ErrAuth", err)
 			}
-			if !daemon.IsFatal(err) {
-				t.Errorf("daemon.IsFatal(%v) = false, want true", err)
+			// A daemon must not stop on it: a password fixed on the server
+			// cures it. It says it needs the user, for a long backoff.
+			if daemon.IsFatal(err) {
+				t.Errorf("daemon.IsFatal(%v) = true, want false", err)
+			}
+			var p interface{ Permanent() bool }
+			if !errors.As(err, &p) || !p.Permanent() {
+				t.Errorf("err %v is not Permanent", err)
 			}
 			want := "login failed for " + tt.user + "@talk.xiaonei.com: not-authorized"
 			if err.Error() != want {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,29 +42,39 @@ type conn struct {
 	w   io.Writer // raw, then the TLS connection
 
 	r        *reader
-	user     string // authenticated localpart
-	jid      string // bound full JID; written before the server's bind map sees it
+	plain    *plainRecorder // what the client sent before TLS
+	ended    atomic.Bool    // the server ended the stream (EndStreams, StreamError)
+	user     string         // authenticated localpart
+	jid      string         // bound full JID; written before the server's bind map sees it
 	feedSent bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	plain := &plainRecorder{r: nc}
 	return &conn{
-		srv: s,
-		raw: nc,
-		log: s.log.With(zap.String("remote", nc.RemoteAddr().String())),
-		w:   nc,
-		r:   newReader(nc),
+		srv:   s,
+		raw:   nc,
+		log:   s.log.With(zap.String("remote", nc.RemoteAddr().String())),
+		w:     nc,
+		r:     newReader(plain),
+		plain: plain,
 	}
 }
+
+// errRedirected ends a stream answered with <see-other-host/>.
+var errRedirected = errors.New("client redirected")
 
 // serve runs the connection until it ends and then releases it.
 func (c *conn) serve() {
 	defer c.srv.untrack(c)
 	defer c.raw.Close()
+	defer c.checkPlaintext()
 	c.log.Debug("connection opened")
 	err := c.run()
 	var se *streamError
 	switch {
+	case c.ended.Load(), errors.Is(err, errRedirected):
+		// The server has closed its stream already.
 	case errors.Is(err, errStreamEnd):
 		_ = c.write("</stream:stream>")
 	case errors.As(err, &se):
@@ -156,6 +167,9 @@ func (c *conn) plainStream() error {
 	if err := c.openStream(); err != nil {
 		return err
 	}
+	if c.srv.seeOtherHost != "" && c.srv.seeOtherHostBeforeTLS {
+		return c.redirect()
+	}
 	err := c.write(fmt.Sprintf("<stream:features><starttls xmlns='%s'><required/></starttls></stream:features>", nsTLS))
 	if err != nil {
 		return err
@@ -206,6 +220,9 @@ func (c *conn) saslStream() error {
 	if err := c.openStream(); err != nil {
 		return err
 	}
+	if c.srv.seeOtherHost != "" {
+		return c.redirect()
+	}
 	err := c.write(fmt.Sprintf("<stream:features><mechanisms xmlns='%s'><mechanism>PLAIN</mechanism></mechanisms></stream:features>", nsSASL))
 	if err != nil {
 		return err
@@ -225,6 +242,7 @@ func (c *conn) saslStream() error {
 				continue
 			}
 			user, ok := c.checkPlain(el.Text)
+			c.srv.countLogin(ok)
 			if !ok {
 				failures++
 				if err := c.saslFailure("not-authorized"); err != nil {
@@ -298,6 +316,9 @@ func (c *conn) boundStream() error {
 		el, err := c.r.next()
 		if err != nil {
 			return err
+		}
+		if c.ended.Load() || c.srv.silent.Load() {
+			continue // a dead peer, or a stream the server has closed
 		}
 		if err := c.stanza(el); err != nil {
 			return err

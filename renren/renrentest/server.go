@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,6 +43,12 @@ type Options struct {
 	FeedEvents bool
 	// Logger receives the server's own logs; nil discards them.
 	Logger *zap.Logger
+	// SeeOtherHost, when set, makes the server answer every stream opened
+	// after STARTTLS with a <see-other-host/> stream error naming it
+	// ("host:port"), as a server that moved or balances load does. With
+	// SeeOtherHostBeforeTLS it answers the very first (plain) stream so.
+	SeeOtherHost          string
+	SeeOtherHostBeforeTLS bool
 }
 
 // Status is a status post: an available broadcast presence with a <status/>.
@@ -69,10 +76,15 @@ type Server struct {
 	users      map[string]string
 	feedEvents bool
 	log        *zap.Logger
-	certs      *certs
-	tlsConfig  *tls.Config
-	ln         net.Listener
-	wg         sync.WaitGroup
+
+	certs     *certs
+	tlsConfig *tls.Config
+	ln        net.Listener
+	wg        sync.WaitGroup
+
+	seeOtherHost          string
+	seeOtherHostBeforeTLS bool
+	silent                atomic.Bool
 
 	mu         sync.Mutex
 	closed     bool
@@ -82,6 +94,10 @@ type Server struct {
 	presences  []Presence
 	violations []string
 	changed    chan struct{} // closed and replaced whenever a record is added
+
+	accepted     int // TCP connections
+	logins       int // successful SASL logins
+	authAttempts int
 }
 
 // NewServer starts a server on 127.0.0.1 with a random port. Its
@@ -125,6 +141,9 @@ func NewServer(opts Options) (*Server, error) {
 		conns:   make(map[*conn]struct{}),
 		bound:   make(map[string]*conn),
 		changed: make(chan struct{}),
+
+		seeOtherHost:          opts.SeeOtherHost,
+		seeOtherHostBeforeTLS: opts.SeeOtherHostBeforeTLS,
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -251,6 +270,7 @@ func (s *Server) track(nc net.Conn) *conn {
 	}
 	c := newConn(s, nc)
 	s.conns[c] = struct{}{}
+	s.accepted++
 	s.wg.Add(1)
 	return c
 }
