@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,10 @@ func testHostileText(t *testing.T, api string) {
 		}
 		want = append(want, s)
 	}
+	// The injected answer replaces a whole timeline page: inject it only
+	// once everything before it was fetched.
+	w.statuses(ctx, len(want))
+	want = append(want, serveLoneSurrogates(t, w))
 	w.server.AddTweet(twittertest.Tweet{Text: "sentinel"})
 	want = append(want, "sentinel")
 	got := w.statuses(ctx, len(want))
@@ -75,4 +80,34 @@ func testHostileText(t *testing.T, api string) {
 		t.Errorf("%d unavailable presences from the daemon, want 0 (injected or dropped)", n)
 	}
 	d.stop(t)
+}
+
+// serveLoneSurrogates makes the next timeline answer carry a tweet whose
+// JSON text has unpaired surrogate escapes, which no Go string can hold,
+// and returns the status it must become: JSON decoding turns each into
+// U+FFFD, a character XML can carry.
+func serveLoneSurrogates(t *testing.T, w *world) string {
+	t.Helper()
+	var last int64
+	for _, tw := range w.server.Tweets() {
+		last = max(last, tw.ID)
+	}
+	id := last + 1
+	const text = `lone \ud800 high and \udfff low, reversed \udc00\ud800 pair`
+	fault := twittertest.Fault{Status: 200, Path: "user_timeline", Body: fmt.Sprintf(
+		`[{"id":%d,"id_str":"%d","full_text":"%s","created_at":"Mon Nov 23 22:00:00 +0000 2026",`+
+			`"user":{"id":42,"id_str":"42","screen_name":"alice"},"entities":{"urls":[]},`+
+			`"in_reply_to_user_id":null,"in_reply_to_user_id_str":null}]`, id, id, text)}
+	if w.api == "v2" {
+		fault = twittertest.Fault{Status: 200, Path: "/tweets", Body: fmt.Sprintf(
+			`{"data":[{"id":"%d","text":"%s","author_id":"42","created_at":"2026-11-23T22:00:00.000Z","edit_history_tweet_ids":["%d"]}],`+
+				`"meta":{"result_count":1,"newest_id":"%d","oldest_id":"%d"}}`, id, text, id, id, id)}
+	}
+	w.server.Fail(fault)
+	// The placeholder takes the id the fault announced, so later answers
+	// start after it; its own text is never served.
+	if got := w.server.AddTweet(twittertest.Tweet{Text: "placeholder"}); got.ID != id {
+		t.Fatalf("placeholder got id %d, want %d", got.ID, id)
+	}
+	return "lone \uFFFD high and \uFFFD low, reversed \uFFFD\uFFFD pair"
 }
