@@ -34,17 +34,20 @@ func retryAt(err error) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// backoff is a capped exponential backoff with full jitter on the upper
-// half, so that many daemons do not retry in lockstep.
-type backoff struct {
+// Backoff is a capped exponential backoff with jitter over the upper
+// half, so that many daemons do not retry in lockstep. The zero value
+// is not usable; use NewBackoff.
+type Backoff struct {
 	min, max, cur time.Duration
 }
 
-func newBackoff(min, max time.Duration) *backoff {
-	return &backoff{min: min, max: max}
+// NewBackoff returns a Backoff whose waits grow from min to max.
+func NewBackoff(min, max time.Duration) *Backoff {
+	return &Backoff{min: min, max: max}
 }
 
-func (b *backoff) next() time.Duration {
+// Next returns the next wait: in [d/2, d] where d doubles from min to max.
+func (b *Backoff) Next() time.Duration {
 	if b.cur == 0 {
 		b.cur = b.min
 	} else {
@@ -54,4 +57,5 @@ func (b *backoff) next() time.Duration {
 	return half + rand.N(half+1)
 }
 
-func (b *backoff) reset() { b.cur = 0 }
+// Reset starts over from min, after a success.
+func (b *Backoff) Reset() { b.cur = 0 }

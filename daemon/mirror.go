@@ -255,7 +255,7 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 func (m *Mirror) pollLoop(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
-	b := newBackoff(time.Second, 5*time.Minute)
+	b := NewBackoff(time.Second, 5*time.Minute)
 	for {
 		select {
 		case <-ctx.Done():
@@ -269,7 +269,7 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 		}
 		m.cfg.Observer.Polled(err)
 		if err == nil {
-			b.reset()
+			b.Reset()
 			if p, ok := m.cfg.Source.(Pacer); ok {
 				wait = p.Pace(wait)
 			}
@@ -279,7 +279,7 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 			}
 			// Transient faults (network, 5xx, garbage) retry sooner than
 			// the interval at first, then ever more slowly.
-			wait = b.next()
+			wait = b.Next()
 			if at, ok := retryAt(err); ok {
 				wait = max(wait, at.Sub(m.now()))
 			}
@@ -295,11 +295,11 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 }
 
 func (m *Mirror) deliverLoop(ctx context.Context) error {
-	b := newBackoff(time.Second, time.Minute)
+	b := NewBackoff(time.Second, time.Minute)
 	for {
 		_, err := m.DeliverOnce(ctx)
 		if err == nil {
-			b.reset()
+			b.Reset()
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -313,7 +313,7 @@ func (m *Mirror) deliverLoop(ctx context.Context) error {
 		if IsFatal(err) {
 			return err
 		}
-		wait := b.next()
+		wait := b.Next()
 		m.log.Warn("delivery failed", zap.Error(err), zap.Duration("retry_in", wait))
 		select {
 		case <-ctx.Done():

@@ -135,3 +135,17 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	b := daemon.NewBackoff(time.Second, 8*time.Second)
+	for i, ceil := range []time.Duration{1, 2, 4, 8, 8, 8} {
+		ceil *= time.Second
+		if d := b.Next(); d < ceil/2 || d > ceil {
+			t.Errorf("step %d: %s, want in [%s, %s]", i, d, ceil/2, ceil)
+		}
+	}
+	b.Reset()
+	if d := b.Next(); d > time.Second {
+		t.Errorf("after reset: %s, want ≤ 1s", d)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon"
 )
 
 // closeTimeout bounds the clean close of the live session at shutdown. It
@@ -92,14 +94,14 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	bo := backoff{min: c.minBackoff, max: c.maxBackoff}
+	bo := daemon.NewBackoff(c.minBackoff, c.maxBackoff)
 	for {
 		s, err := Dial(ctx, c.opts)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !sleep(ctx, c.retryWait(&bo, "connect failed", err)) {
+			if !sleep(ctx, c.retryWait(bo, "connect failed", err)) {
 				return nil
 			}
 			continue
@@ -121,9 +123,9 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 		_ = s.Close(ctx) // dead already: this only releases it
 		cfg.events.SessionDown(err)
 		if s.Healthy() {
-			bo.reset()
+			bo.Reset()
 		}
-		if !sleep(ctx, c.retryWait(&bo, "session lost", err)) {
+		if !sleep(ctx, c.retryWait(bo, "session lost", err)) {
 			return nil
 		}
 	}
@@ -131,7 +133,7 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 
 // retryWait logs why the last attempt or session failed and returns how
 // long to wait before the next.
-func (c *Conn) retryWait(bo *backoff, msg string, err error) time.Duration {
+func (c *Conn) retryWait(bo *daemon.Backoff, msg string, err error) time.Duration {
 	if needsUser(err) {
 		wait := c.longMin + rand.N(c.longMax-c.longMin+1)
 		hint := "another client logged in with the same jid and resource; stop it or set renren.resource"
@@ -141,7 +143,7 @@ func (c *Conn) retryWait(bo *backoff, msg string, err error) time.Duration {
 		c.log.Error(msg+"; retrying slowly", zap.Error(err), zap.String("fix", hint), zap.Duration("retry_in", wait))
 		return wait
 	}
-	wait := bo.next()
+	wait := bo.Next()
 	c.log.Warn(msg, zap.Error(err), zap.Duration("retry_in", wait))
 	return wait
 }
@@ -234,21 +236,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
-
-// backoff is a capped exponential backoff with jitter over the upper half,
-// so that many clients kicked at once do not return in lockstep.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }

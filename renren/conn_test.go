@@ -181,18 +181,3 @@ func TestConnPingDetectsDeadSession(t *testing.T) {
 		t.Error("SetStatus with the server gone = nil, want an error")
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 8 * time.Second}
-	for i, ceil := range []time.Duration{1, 2, 4, 8, 8, 8} {
-		ceil *= time.Second
-		d := b.next()
-		if d < ceil/2 || d > ceil {
-			t.Errorf("step %d: %s, want in [%s, %s]", i, d, ceil/2, ceil)
-		}
-	}
-	b.reset()
-	if d := b.next(); d > time.Second {
-		t.Errorf("after reset: %s, want ≤ 1s", d)
-	}
-}

@@ -257,7 +257,7 @@ func (s *Session) FeedEvents() int64 { return s.feeds.Load() }
 // proves the presence arrived. Characters XML 1.0 cannot carry are dropped.
 // Statuses are sent one at a time.
 func (s *Session) SetStatus(ctx context.Context, text string) error {
-	clean := xmlText(text)
+	clean := daemon.SanitizeXML(text)
 	if strings.TrimSpace(clean) == "" {
 		return errors.New("set status: empty text")
 	}

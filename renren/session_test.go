@@ -70,7 +70,7 @@ func TestSetStatusText(t *testing.T) {
 			"x</status></presence><presence type='unavailable'/><presence><status>pwned"},
 		{"cdata and entities stay text", "<![CDATA[x]]> &amp; &#0;", "<![CDATA[x]]> &amp; &#0;"},
 		{"newlines kept", "line 1\nline 2\r\nline 3\ttab", "line 1\nline 2\r\nline 3\ttab"},
-		{"xml-illegal characters dropped", "nul\x00 esc\x1b bell\a \uFFFE\uFFFF bad\xffutf8 end", "nul esc bell  badutf8 end"},
+		{"xml-illegal characters dropped, invalid utf-8 marked", "nul\x00 esc\x1b bell\a \uFFFE\uFFFF bad\xffutf8 end", "nul esc bell  bad\uFFFDutf8 end"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

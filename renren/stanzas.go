@@ -2,8 +2,6 @@ package renren
 
 import (
 	"encoding/xml"
-	"strings"
-	"unicode/utf8"
 
 	"gosrc.io/xmpp/stanza"
 )
@@ -45,50 +43,3 @@ func (*ping) Namespace() string { return nsPing }
 
 // GetSet implements stanza.IQPayload.
 func (*ping) GetSet() *stanza.ResultSet { return nil }
-
-// xmlText returns s without what XML 1.0 cannot carry: invalid UTF-8 and
-// the characters outside the XML Char production (most C0 controls,
-// U+FFFE, U+FFFF). One of them would make the server drop the stream;
-// encoding/xml would turn them into U+FFFD, which is noise in a status.
-func xmlText(s string) string {
-	clean := true
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if !xmlChar(r, n) {
-			clean = false
-			break
-		}
-		i += n
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if xmlChar(r, n) {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
-
-// xmlChar reports whether the rune r, decoded from n bytes, is an XML 1.0
-// Char. A RuneError of width 1 is an invalid byte, not a real U+FFFD.
-func xmlChar(r rune, n int) bool {
-	switch {
-	case r == utf8.RuneError && n == 1:
-		return false
-	case r == 0x9 || r == 0xA || r == 0xD:
-		return true
-	case r >= 0x20 && r <= 0xD7FF:
-		return true
-	case r >= 0xE000 && r <= 0xFFFD:
-		return true
-	case r >= 0x10000 && r <= 0x10FFFF:
-		return true
-	}
-	return false
-}
