@@ -118,8 +118,8 @@ func Default() Config {
 	}
 }
 
-// Load reads, resolves and validates the file at path.
-func Load(path string) (Config, error) {
+// parseFile opens and parses the file at path; errors name the path.
+func parseFile(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -128,6 +128,15 @@ func Load(path string) (Config, error) {
 	cfg, err := Parse(f)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Load reads, resolves and validates the file at path.
+func Load(path string) (Config, error) {
+	cfg, err := parseFile(path)
+	if err != nil {
+		return Config{}, err
 	}
 	if err := cfg.ResolveSecrets(filepath.Dir(path), os.Getenv); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
@@ -178,14 +187,9 @@ func Parse(r io.Reader) (Config, error) {
 // [twitter] API and consumer credentials must be there and valid, since
 // the access token is what the login is about to get.
 func LoadForLogin(path string) (Config, error) {
-	f, err := os.Open(path)
+	cfg, err := parseFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	cfg, err := Parse(f)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, err
 	}
 	consumer := func(key string) bool { return strings.HasPrefix(key, "twitter.consumer_") }
 	if err := cfg.resolveSecrets(filepath.Dir(path), os.Getenv, consumer); err != nil {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -281,8 +280,7 @@ func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error
 	if c.v2 != nil {
 		return c.sinceV2(ctx, sinceID)
 	}
-	seen := make(map[int64]bool)
-	var posts []daemon.Post
+	g := newGathered(sinceID)
 	var maxID int64
 	for page := 1; ; page++ {
 		tweets, err := c.timeline(ctx, sinceID, maxID, pageSize)
@@ -294,24 +292,13 @@ func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error
 		if len(tweets) == 0 {
 			break
 		}
-		oldest, reached := int64(0), false
+		page := make([]daemon.Post, 0, len(tweets))
 		for i := range tweets {
-			p, ok := c.toPost(&tweets[i])
-			if !ok {
-				continue
-			}
-			if oldest == 0 || p.ID < oldest {
-				oldest = p.ID
-			}
-			if p.ID <= sinceID {
-				reached = true // a server that ignores since_id
-				continue
-			}
-			if !seen[p.ID] {
-				seen[p.ID] = true
-				posts = append(posts, p)
+			if p, ok := c.toPost(&tweets[i]); ok {
+				page = append(page, p)
 			}
 		}
+		oldest, reached := g.add(page)
 		if reached || oldest <= sinceID+1 {
 			break
 		}
@@ -323,15 +310,7 @@ func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error
 		}
 		maxID = oldest - 1
 	}
-	slices.SortFunc(posts, func(a, b daemon.Post) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	posts := g.sorted()
 	c.log.Debug("fetched timeline", zap.Int64("since_id", sinceID), zap.Int("posts", len(posts)))
 	return posts, nil
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,8 +239,7 @@ func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, err
 	if err != nil {
 		return nil, fmt.Errorf("fetch timeline since %d: %w", sinceID, err)
 	}
-	seen := make(map[int64]bool)
-	var posts []daemon.Post
+	g := newGathered(sinceID)
 	token, untilID := "", int64(0)
 	page := 1
 	for ; ; page++ {
@@ -264,24 +262,13 @@ func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, err
 		if err != nil {
 			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
 		}
-		oldest, reached := int64(0), false
+		batch := make([]daemon.Post, 0, len(r.Data))
 		for i := range r.Data {
-			p, ok := c.v2Post(&r.Data[i], &r.Includes, me)
-			if !ok {
-				continue
-			}
-			if oldest == 0 || p.ID < oldest {
-				oldest = p.ID
-			}
-			if p.ID <= sinceID {
-				reached = true // a server that ignores since_id
-				continue
-			}
-			if !seen[p.ID] {
-				seen[p.ID] = true
-				posts = append(posts, p)
+			if p, ok := c.v2Post(&r.Data[i], &r.Includes, me); ok {
+				batch = append(batch, p)
 			}
 		}
+		oldest, reached := g.add(batch)
 		if reached || len(r.Data) == 0 || oldest != 0 && oldest <= sinceID+1 {
 			break
 		}
@@ -304,15 +291,7 @@ func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, err
 		}
 		token, untilID = "", oldest
 	}
-	slices.SortFunc(posts, func(a, b daemon.Post) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	posts := g.sorted()
 	c.log.Debug("fetched timeline", zap.Int64("since_id", sinceID), zap.Int("posts", len(posts)), zap.Int("pages", page))
 	return posts, nil
 }
