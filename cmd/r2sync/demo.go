@@ -27,6 +27,10 @@ type demoTweet struct {
 	key   string // the setting that keeps it from being mirrored, if any
 }
 
+// demoPollInterval is as fast as the timeline's rate limit allows with
+// the reserve the Twitter client keeps, so the pacer has nothing to stretch.
+const demoPollInterval = 1200 * time.Millisecond
+
 func demoScript() []demoTweet {
 	bob := twittertest.Tweet{UserID: 7, ScreenName: "bob", Text: "Prosody 0.12 works fine as a Renren stand-in"}
 	return []demoTweet{
@@ -93,7 +97,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	mirror := daemon.NewMirror(daemon.Config{
 		Source: tw, Sink: conn, Store: store, Renderer: renderer,
-		PollInterval: 100 * time.Millisecond, Logger: log,
+		PollInterval: demoPollInterval, Logger: log,
 	})
 
 	w := e.stdout
@@ -101,6 +105,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "  Twitter API  %s (OAuth 1.0a verified, v1.1 JSON)\n", api.URL())
 	fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", xmpp.Addr())
 	fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and retweets off")
+	fmt.Fprintf(w, "  polling      every %s (the API's 900 requests per 15 minutes allow about one a second)\n", demoPollInterval)
 	fmt.Fprintln(w)
 
 	old := api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
