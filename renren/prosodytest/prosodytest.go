@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/r2sync/r2sync/renren/renrentest"
 )
 
 // DefaultDomain is the VirtualHost used when Options.Domain is empty: the
@@ -63,7 +65,7 @@ type Server struct {
 	opts   Options
 	domain string
 	port   int
-	pki    *pki
+	pki    *renrentest.PKI
 
 	prosodyBin, prosodyctlBin string
 
@@ -178,7 +180,7 @@ func (s *Server) JID(localpart string) string { return localpart + "@" + s.domai
 func (s *Server) CAFile() string { return s.caPath }
 
 // CAPool returns a new pool holding only the throw-away CA.
-func (s *Server) CAPool() *x509.CertPool { return s.pki.pool.Clone() }
+func (s *Server) CAPool() *x509.CertPool { return s.pki.CAPool.Clone() }
 
 // LogFile returns the path of Prosody's log (debug level).
 func (s *Server) LogFile() string { return s.logPath }
@@ -332,7 +334,7 @@ func (s *Server) waitReady(p *process, logOffset int64) error {
 			return fmt.Errorf("%w: port %d", errPortInUse, s.port)
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, time.Now().Add(3*time.Second)))
-		c, _, err := dialTLS(ctx, clientConfig{Addr: s.Addr(), Domain: s.domain, Pool: s.pki.pool})
+		c, _, err := dialTLS(ctx, clientConfig{Addr: s.Addr(), Domain: s.domain, Pool: s.pki.CAPool})
 		cancel()
 		if err == nil {
 			c.close()
@@ -376,7 +378,7 @@ func (s *Server) register(localpart, password string) error {
 }
 
 func (s *Server) writeFiles() error {
-	p, err := newPKI(s.domain)
+	p, err := renrentest.NewPKI(s.domain, "localhost", "127.0.0.1", "::1")
 	if err != nil {
 		return fmt.Errorf("generate certificates: %w", err)
 	}
@@ -395,9 +397,9 @@ func (s *Server) writeFiles() error {
 		data []byte
 		mode os.FileMode
 	}{
-		{s.caPath, p.caPEM, 0o644},
-		{filepath.Join(certDir, s.domain+".crt"), p.certPEM, 0o644},
-		{filepath.Join(certDir, s.domain+".key"), p.keyPEM, 0o600},
+		{s.caPath, p.CAPEM, 0o644},
+		{filepath.Join(certDir, s.domain+".crt"), p.CertPEM, 0o644},
+		{filepath.Join(certDir, s.domain+".key"), p.KeyPEM, 0o600},
 		{filepath.Join(s.dir, "groups.txt"), []byte(renderGroups(s.groupJIDs())), 0o644},
 	}
 	for _, f := range files {

@@ -57,7 +57,7 @@ func (s *Server) Watch(tb testing.TB, localpart, password string) *Watcher {
 	c, roster, err := dialClient(ctx, clientConfig{
 		Addr:     s.Addr(),
 		Domain:   s.domain,
-		Pool:     s.pki.pool,
+		Pool:     s.pki.CAPool,
 		User:     localpart,
 		Password: password,
 		Resource: "prosodytest-watcher",

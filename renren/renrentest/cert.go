@@ -14,17 +14,25 @@ import (
 	"time"
 )
 
-// certs is a throw-away CA and one server certificate it signed.
-type certs struct {
-	caPEM  []byte
-	caPool *x509.CertPool
-	server tls.Certificate
+// PKI is a throw-away CA and one server certificate it signed, for test
+// XMPP servers: this package's and the real Prosody of prosodytest. The
+// CA's private key is dropped once the server certificate is signed, so
+// nothing else can ever be signed by it.
+type PKI struct {
+	CAPEM   []byte         // the CA certificate
+	CAPool  *x509.CertPool // a pool holding only the CA
+	CertPEM []byte         // the server certificate (leaf only)
+	KeyPEM  []byte         // the server's private key, PKCS#8
+	Cert    tls.Certificate
 }
 
-// newCerts creates a CA and a server certificate valid for hosts (DNS
-// names or IP addresses). Both use ECDSA P-256, which every TLS 1.2+ client
-// accepts without GODEBUG settings.
-func newCerts(hosts []string) (*certs, error) {
+// NewPKI creates a CA and a server certificate valid for a week for hosts
+// (DNS names or IP addresses; the first is the subject). Both use ECDSA
+// P-256, which every TLS 1.2+ client accepts without GODEBUG settings.
+func NewPKI(hosts ...string) (*PKI, error) {
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("new pki: no host names")
+	}
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -32,9 +40,9 @@ func newCerts(hosts []string) (*certs, error) {
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "renrentest throw-away CA"},
+		Subject:               pkix.Name{Organization: []string{"r2sync tests"}, CommonName: "r2sync throw-away CA"},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(365 * 24 * time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
@@ -55,9 +63,9 @@ func newCerts(hosts []string) (*certs, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: hosts[0]},
+		Subject:      pkix.Name{Organization: []string{"r2sync tests"}, CommonName: hosts[0]},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -72,13 +80,19 @@ func newCerts(hosts []string) (*certs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create server certificate: %w", err)
 	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode server key: %w", err)
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	return &certs{
-		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		caPool: pool,
-		server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+	return &PKI{
+		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		CAPool:  pool,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		Cert:    tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
 	}, nil
 }
 
@@ -88,5 +102,5 @@ func serial() *big.Int {
 		// crypto/rand does not fail on supported platforms.
 		panic(err)
 	}
-	return n
+	return n.Add(n, big.NewInt(1))
 }

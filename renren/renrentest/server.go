@@ -77,7 +77,7 @@ type Server struct {
 	feedEvents bool
 	log        *zap.Logger
 
-	certs     *certs
+	certs     *PKI
 	tlsConfig *tls.Config
 	ln        net.Listener
 	wg        sync.WaitGroup
@@ -119,7 +119,7 @@ func NewServer(opts Options) (*Server, error) {
 		hosts = append(hosts, AliasDomain)
 	}
 	hosts = append(hosts, "localhost", "127.0.0.1")
-	c, err := newCerts(hosts)
+	c, err := NewPKI(hosts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func NewServer(opts Options) (*Server, error) {
 		log:        opts.Logger.Named("renrentest"),
 		certs:      c,
 		tlsConfig: &tls.Config{
-			Certificates: []tls.Certificate{c.server},
+			Certificates: []tls.Certificate{c.Cert},
 			MinVersion:   tls.VersionTLS12,
 		},
 		ln:      ln,
@@ -158,10 +158,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Domain() string { return s.domain }
 
 // CAPool returns a pool holding the CA that signed the server certificate.
-func (s *Server) CAPool() *x509.CertPool { return s.certs.caPool.Clone() }
+func (s *Server) CAPool() *x509.CertPool { return s.certs.CAPool.Clone() }
 
 // CAPEM returns the CA certificate in PEM form, for a file-based config.
-func (s *Server) CAPEM() []byte { return append([]byte(nil), s.certs.caPEM...) }
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.certs.CAPEM...) }
 
 // Statuses returns every status post received, in order.
 func (s *Server) Statuses() []Status {

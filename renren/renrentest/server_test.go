@@ -323,7 +323,7 @@ func TestCertificate(t *testing.T) {
 		t.Fatal("CAPEM does not parse")
 	}
 	for _, name := range []string{"talk.xiaonei.com", "talk.renren.com", "localhost", "127.0.0.1"} {
-		leaf, err := x509.ParseCertificate(s.certs.server.Certificate[0])
+		leaf, err := x509.ParseCertificate(s.certs.Cert.Certificate[0])
 		if err != nil {
 			t.Fatal(err)
 		}
