@@ -31,59 +31,16 @@ func newV2Client(t *testing.T, s *twittertest.Server, edit func(*twitter.Options
 func TestV2Since(t *testing.T) {
 	s := newServer(t)
 	c := newV2Client(t, s, nil)
-	before := s.AddTweet(twittertest.Tweet{Text: "before the cursor"})
-	created := time.Date(2026, 3, 1, 12, 30, 45, 0, time.UTC)
-	plain := s.AddTweet(twittertest.Tweet{Text: "fish & chips <3 > all", CreatedAt: created})
-	link := s.AddTweet(twittertest.Tweet{
-		Text: "read https://example.com/a?b=1&c=2 & https://example.org/",
-		URLs: []twittertest.URL{{Expanded: "https://example.com/a?b=1&c=2"}, {Expanded: "https://example.org/"}},
-	})
-	rt := s.AddTweet(twittertest.Tweet{RetweetOf: &twittertest.Tweet{
-		Text:   strings.Repeat("a long original & more ", 10) + "https://example.net/x",
-		URLs:   []twittertest.URL{{Expanded: "https://example.net/x"}},
-		UserID: 7, ScreenName: "bob",
-	}})
-	reply := s.AddTweet(twittertest.Tweet{Text: "@bob yes", InReplyToUserID: 7, InReplyToScreenName: "bob", InReplyToStatusID: rt.RetweetOf.ID})
-	self := s.AddTweet(twittertest.Tweet{Text: "thread 2/2", InReplyToUserID: userID, InReplyToScreenName: screenName, InReplyToStatusID: plain.ID})
+	cursor, want := sinceFixture(s)
 	long := strings.Repeat("長い投稿 & ", 60) + "https://example.com/end"
 	note := s.AddTweet(twittertest.Tweet{Text: long, URLs: []twittertest.URL{{Expanded: "https://example.com/end"}}})
+	want = append(want, daemon.Post{ID: note.ID, Text: long})
 
-	posts, err := c.Since(context.Background(), before.ID)
+	posts, err := c.Since(context.Background(), cursor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []daemon.Post{
-		{ID: plain.ID, Text: "fish & chips <3 > all", CreatedAt: created},
-		{ID: link.ID, Text: "read https://example.com/a?b=1&c=2 & https://example.org/"},
-		{ID: rt.ID, Text: "RT @bob: " + strings.Repeat("a long original & more ", 10) + "https://example.net/x", Retweet: true},
-		{ID: reply.ID, Text: "@bob yes", InReplyToUserID: 7},
-		{ID: self.ID, Text: "thread 2/2", InReplyToUserID: userID},
-		{ID: note.ID, Text: long},
-	}
-	if len(posts) != len(want) {
-		t.Fatalf("got %d posts, want %d: %+v", len(posts), len(want), posts)
-	}
-	for i, w := range want {
-		p := posts[i]
-		if p.ID != w.ID || p.Text != w.Text || p.Retweet != w.Retweet || p.InReplyToUserID != w.InReplyToUserID {
-			t.Errorf("post %d:\n got %+v\nwant %+v", i, p, w)
-		}
-		if p.AuthorID != userID || p.ScreenName != screenName {
-			t.Errorf("post %d author %d @%s", i, p.AuthorID, p.ScreenName)
-		}
-		if wantURL := "https://twitter.com/" + screenName + "/status/" + strconv.FormatInt(w.ID, 10); p.URL != wantURL {
-			t.Errorf("post %d url %q, want %q", i, p.URL, wantURL)
-		}
-		if p.CreatedAt.IsZero() || (!w.CreatedAt.IsZero() && !p.CreatedAt.Equal(w.CreatedAt)) {
-			t.Errorf("post %d created_at %v", i, p.CreatedAt)
-		}
-	}
-	if posts[4].Reply() {
-		t.Error("a reply to oneself counts as a reply")
-	}
-	if !posts[3].Reply() {
-		t.Error("a reply to bob does not count as a reply")
-	}
+	checkPosts(t, posts, want)
 
 	var timeline []twittertest.Request
 	me := 0
@@ -104,7 +61,7 @@ func TestV2Since(t *testing.T) {
 		t.Fatalf("users/me %d times, timeline %d times", me, len(timeline))
 	}
 	q := timeline[0].Query
-	for k, v := range map[string]string{"since_id": strconv.FormatInt(before.ID, 10), "max_results": "100"} {
+	for k, v := range map[string]string{"since_id": strconv.FormatInt(cursor, 10), "max_results": "100"} {
 		if q.Get(k) != v {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
 		}
