@@ -227,13 +227,7 @@ func (c *Client) check(endpoint string, start time.Time, resp *http.Response, er
 		}
 		return err
 	}
-	rl := c.observe(endpoint, resp)
-	c.log.Debug("api response",
-		zap.String("endpoint", endpoint),
-		zap.Int("status", resp.StatusCode),
-		zap.Duration("duration", time.Since(start)),
-		zap.Int("rate_limit_remaining", rl.Remaining),
-	)
+	rl := c.observe(endpoint, resp, time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(resp.StatusCode, err, rl)
 	}

@@ -47,7 +47,7 @@ func TestPaceLogsOnce(t *testing.T) {
 		h.Set("x-rate-limit-limit", itoa(limit))
 		h.Set("x-rate-limit-remaining", itoa(remaining))
 		h.Set("x-rate-limit-reset", itoa(int(reset.Unix())))
-		c.observe(endpointTimelineV2, &http.Response{Header: h, Request: &http.Request{Method: http.MethodGet}})
+		c.observe(endpointTimelineV2, &http.Response{Header: h, Request: &http.Request{Method: http.MethodGet}}, 0)
 	}
 	respond(15, 5, now.Add(10*time.Minute))
 	for range 3 {
@@ -60,7 +60,7 @@ func TestPaceLogsOnce(t *testing.T) {
 	h.Set("x-rate-limit-limit", "100")
 	h.Set("x-rate-limit-remaining", "100")
 	h.Set("x-rate-limit-reset", itoa(int(now.Add(time.Minute).Unix())))
-	c.observe(endpointTweetsV2, &http.Response{Header: h, Request: &http.Request{Method: http.MethodPost}})
+	c.observe(endpointTweetsV2, &http.Response{Header: h, Request: &http.Request{Method: http.MethodPost}}, 0)
 	if got := c.Pace(time.Minute); got <= time.Minute {
 		t.Fatalf("pace %s after a post, want still stretched", got)
 	}

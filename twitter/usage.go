@@ -54,7 +54,7 @@ func (c *Client) Counts() (reads, posts int64) {
 }
 
 // observe counts a response and records its rate-limit headers.
-func (c *Client) observe(endpoint string, resp *http.Response) RateLimit {
+func (c *Client) observe(endpoint string, resp *http.Response, took time.Duration) RateLimit {
 	c.usage.requests.Add(1)
 	if resp.Request == nil || resp.Request.Method == http.MethodGet {
 		c.usage.readRequests.Add(1)
@@ -68,6 +68,12 @@ func (c *Client) observe(endpoint string, resp *http.Response) RateLimit {
 		}
 		c.mu.Unlock()
 	}
+	c.log.Debug("api response",
+		zap.String("endpoint", endpoint),
+		zap.Int("status", resp.StatusCode),
+		zap.Duration("duration", took),
+		zap.Int("rate_limit_remaining", rl.Remaining),
+	)
 	return rl
 }
 

@@ -145,13 +145,7 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, q url.Va
 	}
 	defer resp.Body.Close()
 	b, readErr := io.ReadAll(io.LimitReader(resp.Body, v2MaxBody))
-	rl := c.observe(endpoint, resp)
-	c.log.Debug("api response",
-		zap.String("endpoint", endpoint),
-		zap.Int("status", resp.StatusCode),
-		zap.Duration("duration", time.Since(start)),
-		zap.Int("rate_limit_remaining", rl.Remaining),
-	)
+	rl := c.observe(endpoint, resp, time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newV2APIError(resp.StatusCode, b, rl)
 	}
