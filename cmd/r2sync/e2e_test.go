@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2sync/r2sync/renren/prosodytest"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
 
@@ -57,13 +58,13 @@ func testRunMirrorsNewTweetsOnce(t *testing.T, api string) {
 	if got := w.statuses(ctx, 4); !slices.Equal(got, append(want, "[r2] sentinel")) {
 		t.Fatalf("statuses after sentinel %q", got)
 	}
-	for _, p := range w.watcher.Presences() {
-		if strings.HasPrefix(p.From, userJID+"/") {
-			if p.Text != "" {
-				t.Errorf("first presence from the daemon carries status %q; it must carry none", p.Text)
-			}
-			break
-		}
+	first := slices.IndexFunc(w.watcher.Presences(), func(p prosodytest.Status) bool {
+		return strings.HasPrefix(p.From, userJID+"/")
+	})
+	if first < 0 {
+		t.Error("the watcher saw no presence from the daemon")
+	} else if p := w.watcher.Presences()[first]; p.HasStatus || p.Text != "" {
+		t.Errorf("first presence from the daemon carries status %q; it must carry none", p.Text)
 	}
 	start := time.Now()
 	d.stop(t)
@@ -241,10 +242,13 @@ func testCheck(t *testing.T, api string) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
-			for _, line := range strings.Split(stdout, "\n") {
-				if strings.Contains(line, "FAILED") && strings.Count(line, "\n") > 0 {
-					t.Errorf("failure spans lines: %q", line)
-				}
+			// One failing check is one line: the next line must be the
+			// other check's, not a continuation of the error.
+			if n := strings.Count(stdout, "FAILED"); n != 1 {
+				t.Errorf("%d FAILED lines, want 1:\n%s", n, stdout)
+			}
+			if lines := strings.Split(strings.TrimSpace(stdout), "\n"); len(lines) != 3 {
+				t.Errorf("%d output lines, want 3 (config, twitter, renren):\n%s", len(lines), stdout)
 			}
 			for _, s := range append(secrets(), "cs-WRONG", "pw-WRONG") {
 				if strings.Contains(stdout+stderr, s) {
