@@ -43,9 +43,10 @@ type response struct {
 	body   []byte
 }
 
-func get(t *testing.T, c *http.Client, s *twittertest.Server, path string, q url.Values) response {
+// get sends a GET to base+path (base is s.URL() or s.V2URL()).
+func get(t *testing.T, c *http.Client, base, path string, q url.Values) response {
 	t.Helper()
-	u := s.URL() + path
+	u := base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -113,7 +114,7 @@ func TestTimelineJSON(t *testing.T) {
 	if tw.ID <= 1<<53 || !strings.HasPrefix(tw.URLs[0].Short, "https://t.co/") || tw.CreatedAt.IsZero() {
 		t.Fatalf("AddTweet filled in %+v", tw)
 	}
-	r := get(t, c, s, "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}})
+	r := get(t, c, s.URL(), "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}})
 	if r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
@@ -163,7 +164,7 @@ func TestTimelineJSON(t *testing.T) {
 
 	// A tweet that is not a reply has explicit nulls.
 	s.AddTweet(twittertest.Tweet{Text: "plain"})
-	r = get(t, c, s, "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}, "count": {"1"}})
+	r = get(t, c, s.URL(), "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}, "count": {"1"}})
 	decode(t, r.body, &tweets)
 	for _, k := range []string{"in_reply_to_status_id", "in_reply_to_status_id_str", "in_reply_to_user_id", "in_reply_to_user_id_str", "in_reply_to_screen_name"} {
 		if v, ok := tweets[0][k]; !ok || v != nil {
@@ -182,7 +183,7 @@ func TestTimelineRetweet(t *testing.T) {
 	if rt.RetweetOf.ID == 0 || rt.RetweetOf.ID >= rt.ID || rt.RetweetOf.ScreenName == "" {
 		t.Fatalf("retweet stored as %+v", rt.RetweetOf)
 	}
-	r := get(t, client(s, nil), s, "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}})
+	r := get(t, client(s, nil), s.URL(), "statuses/user_timeline.json", url.Values{"tweet_mode": {"extended"}})
 	var tweets []obj
 	decode(t, r.body, &tweets)
 	top := tweets[0]["full_text"].(string)
@@ -226,7 +227,7 @@ func TestTimelineParams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := timelineIDs(t, get(t, c, s, "statuses/user_timeline.json", tt.q))
+			got := timelineIDs(t, get(t, c, s.URL(), "statuses/user_timeline.json", tt.q))
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Errorf("ids = %v, want %v", got, tt.want)
 			}
@@ -238,7 +239,7 @@ func TestTimelineParams(t *testing.T) {
 		if !s.Delete(id4) || s.Delete(id4) {
 			t.Fatal("Delete did not report existence")
 		}
-		if got := timelineIDs(t, get(t, c, s, "statuses/user_timeline.json", url.Values{"count": {"1"}})); len(got) != 0 {
+		if got := timelineIDs(t, get(t, c, s.URL(), "statuses/user_timeline.json", url.Values{"count": {"1"}})); len(got) != 0 {
 			t.Errorf("ids = %v, want none", got)
 		}
 		if n := len(s.Tweets()); n != 4 {
@@ -249,7 +250,7 @@ func TestTimelineParams(t *testing.T) {
 	t.Run("compat mode truncates text", func(t *testing.T) {
 		s.AddTweet(twittertest.Tweet{Text: strings.Repeat("a", 200)})
 		var tweets []obj
-		decode(t, get(t, c, s, "statuses/user_timeline.json", url.Values{"count": {"1"}}).body, &tweets)
+		decode(t, get(t, c, s.URL(), "statuses/user_timeline.json", url.Values{"count": {"1"}}).body, &tweets)
 		if tweets[0]["truncated"] != true || len([]rune(tweets[0]["text"].(string))) != 140 {
 			t.Errorf("compat tweet = %v", tweets[0])
 		}
@@ -259,7 +260,7 @@ func TestTimelineParams(t *testing.T) {
 	})
 
 	t.Run("unknown user", func(t *testing.T) {
-		if r := get(t, c, s, "statuses/user_timeline.json", url.Values{"screen_name": {"nobody_here"}}); r.status != 404 {
+		if r := get(t, c, s.URL(), "statuses/user_timeline.json", url.Values{"screen_name": {"nobody_here"}}); r.status != 404 {
 			t.Errorf("status %d", r.status)
 		}
 	})
@@ -327,7 +328,7 @@ func TestAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := get(t, tt.c, s, "account/verify_credentials.json", nil)
+			r := get(t, tt.c, s.URL(), "account/verify_credentials.json", nil)
 			if r.status != tt.status || !bytes.Contains(r.body, []byte(tt.body)) {
 				t.Errorf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.body)
 			}
@@ -347,7 +348,7 @@ func TestNonceReplay(t *testing.T) {
 		auth = r.Header.Get("Authorization")
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	if r := get(t, c, s, "account/verify_credentials.json", nil); r.status != 200 {
+	if r := get(t, c, s.URL(), "account/verify_credentials.json", nil); r.status != 200 {
 		t.Fatalf("first: %d", r.status)
 	}
 	req, _ := http.NewRequest("GET", s.URL()+"account/verify_credentials.json", nil)
@@ -370,7 +371,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	c := client(s, nil)
 	var last int
 	for i := range 3 {
-		r := get(t, c, s, "statuses/user_timeline.json", nil)
+		r := get(t, c, s.URL(), "statuses/user_timeline.json", nil)
 		if r.header.Get("X-Rate-Limit-Limit") != "900" {
 			t.Fatalf("limit %q", r.header.Get("X-Rate-Limit-Limit"))
 		}
@@ -384,7 +385,7 @@ func TestRateLimitHeaders(t *testing.T) {
 			t.Errorf("reset in %s", d)
 		}
 	}
-	if r := get(t, c, s, "account/verify_credentials.json", nil); r.header.Get("X-Rate-Limit-Remaining") != "74" {
+	if r := get(t, c, s.URL(), "account/verify_credentials.json", nil); r.header.Get("X-Rate-Limit-Remaining") != "74" {
 		t.Errorf("verify_credentials has its own window: remaining %s", r.header.Get("X-Rate-Limit-Remaining"))
 	}
 }
@@ -411,7 +412,7 @@ func TestFaults(t *testing.T) {
 			s := newServer(t)
 			c := client(s, nil)
 			s.Fail(tt.fault)
-			r := get(t, c, s, "statuses/user_timeline.json", nil)
+			r := get(t, c, s.URL(), "statuses/user_timeline.json", nil)
 			if r.status != tt.status || !bytes.Contains(r.body, []byte(tt.body)) || (tt.body == "" && len(r.body) != 0) {
 				t.Errorf("got %d %q, want %d %q", r.status, r.body, tt.status, tt.body)
 			}
@@ -423,7 +424,7 @@ func TestFaults(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, r.header.Get(k), v)
 				}
 			}
-			if r := get(t, c, s, "statuses/user_timeline.json", nil); r.status != 200 {
+			if r := get(t, c, s.URL(), "statuses/user_timeline.json", nil); r.status != 200 {
 				t.Errorf("fault outlived its one time: %d", r.status)
 			}
 		})
@@ -435,7 +436,7 @@ func TestFaults(t *testing.T) {
 		s.Fail(twittertest.Fault{Status: 503, Times: 2, Path: "user_timeline"})
 		var got []int
 		for _, p := range []string{"account/verify_credentials.json", "statuses/user_timeline.json", "statuses/user_timeline.json", "statuses/user_timeline.json"} {
-			got = append(got, get(t, c, s, p, nil).status)
+			got = append(got, get(t, c, s.URL(), p, nil).status)
 		}
 		if want := []int{200, 503, 503, 200}; !equal(got, want) {
 			t.Errorf("statuses %v, want %v", got, want)

@@ -15,19 +15,6 @@ import (
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
 
-func getV2(t *testing.T, c *http.Client, s *twittertest.Server, path string, q url.Values) response {
-	t.Helper()
-	u := s.V2URL() + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return read(t, resp)
-}
-
 func TestV2TimelineJSON(t *testing.T) {
 	s := newServer(t)
 	c := client(s, nil)
@@ -41,7 +28,7 @@ func TestV2TimelineJSON(t *testing.T) {
 		"tweet.fields": {"created_at,entities,referenced_tweets,in_reply_to_user_id,note_tweet,author_id"},
 		"expansions":   {"referenced_tweets.id,referenced_tweets.id.author_id"},
 	}
-	r := getV2(t, c, s, "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", q)
+	r := get(t, c, s.V2URL(), "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", q)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -99,7 +86,7 @@ func TestV2TimelineJSON(t *testing.T) {
 	}
 
 	// Without tweet.fields only the defaults come.
-	r = getV2(t, c, s, "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", nil)
+	r = get(t, c, s.V2URL(), "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", nil)
 	var bare struct{ Data []obj }
 	decode(t, r.body, &bare)
 	for k := range bare.Data[0] {
@@ -126,7 +113,7 @@ func TestV2TimelinePaging(t *testing.T) {
 		if token != "" {
 			q.Set("pagination_token", token)
 		}
-		r := getV2(t, c, s, path, q)
+		r := get(t, c, s.V2URL(), path, q)
 		var body struct {
 			Data []obj
 			Meta struct {
@@ -164,7 +151,7 @@ func TestV2TimelinePaging(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := getV2(t, c, s, path, tt.q)
+			r := get(t, c, s.V2URL(), path, tt.q)
 			if r.status != 400 || r.header.Get("Content-Type") != "application/problem+json" ||
 				!bytes.Contains(r.body, []byte("/2/problems/invalid-request")) || !bytes.Contains(r.body, []byte(tt.want)) {
 				t.Errorf("%d %s %s", r.status, r.header.Get("Content-Type"), r.body)
@@ -175,7 +162,7 @@ func TestV2TimelinePaging(t *testing.T) {
 		rt := s.AddTweet(twittertest.Tweet{RetweetOf: &twittertest.Tweet{Text: "theirs"}})
 		reply := s.AddTweet(twittertest.Tweet{Text: "@x hi", InReplyToUserID: 9})
 		top := s.AddTweet(twittertest.Tweet{Text: "top"})
-		r := getV2(t, c, s, path, url.Values{"exclude": {"retweets,replies"}, "until_id": {strconv.FormatInt(top.ID, 10)}, "max_results": {"5"}})
+		r := get(t, c, s.V2URL(), path, url.Values{"exclude": {"retweets,replies"}, "until_id": {strconv.FormatInt(top.ID, 10)}, "max_results": {"5"}})
 		var body struct{ Data []obj }
 		decode(t, r.body, &body)
 		for _, d := range body.Data {
@@ -189,7 +176,7 @@ func TestV2TimelinePaging(t *testing.T) {
 func TestV2MeAndCreate(t *testing.T) {
 	s := newServer(t)
 	c := client(s, nil)
-	r := getV2(t, c, s, "users/me", nil)
+	r := get(t, c, s.V2URL(), "users/me", nil)
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`"username":"`+twittertest.DefaultScreenName+`"`)) {
 		t.Fatalf("users/me: %d %s", r.status, r.body)
 	}
@@ -240,30 +227,30 @@ func TestV2MeAndCreate(t *testing.T) {
 func TestV2AuthAndLimits(t *testing.T) {
 	s := newServer(t)
 	bad := client(s, func(o *twittertest.Options) { o.ConsumerSecret = "wrong" })
-	r := getV2(t, bad, s, "users/me", nil)
+	r := get(t, bad, s.V2URL(), "users/me", nil)
 	if r.status != 401 || r.header.Get("Content-Type") != "application/problem+json" || !bytes.Contains(r.body, []byte(`"title":"Unauthorized"`)) {
 		t.Errorf("bad secret: %d %s", r.status, r.body)
 	}
 	c := client(s, nil)
-	r = getV2(t, c, s, "users/me", nil)
+	r = get(t, c, s.V2URL(), "users/me", nil)
 	if r.header.Get("X-Rate-Limit-Limit") != "75" || r.header.Get("X-Rate-Limit-Remaining") != "73" {
 		t.Errorf("rate limit headers %v", r.header)
 	}
-	r = getV2(t, c, s, "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", nil)
+	r = get(t, c, s.V2URL(), "users/"+strconv.Itoa(twittertest.DefaultUserID)+"/tweets", nil)
 	if r.header.Get("X-Rate-Limit-Limit") != "900" {
 		t.Errorf("timeline limit %q", r.header.Get("X-Rate-Limit-Limit"))
 	}
 	// Faults are shared with v1.1 and match v2 paths too.
 	s.Fail(twittertest.FaultClientForbidden())
-	if r := getV2(t, c, s, "users/me", nil); r.status != 403 || !bytes.Contains(r.body, []byte("client-forbidden")) {
+	if r := get(t, c, s.V2URL(), "users/me", nil); r.status != 403 || !bytes.Contains(r.body, []byte("client-forbidden")) {
 		t.Errorf("fault: %d %s", r.status, r.body)
 	}
 	s.Fail(twittertest.Fault{Status: 503, Times: 5})
 	s.ClearFaults()
-	if r := getV2(t, c, s, "users/me", nil); r.status != 200 {
+	if r := get(t, c, s.V2URL(), "users/me", nil); r.status != 200 {
 		t.Errorf("after ClearFaults: %d", r.status)
 	}
-	if r := getV2(t, c, s, "users/me/followers", nil); r.status != 404 {
+	if r := get(t, c, s.V2URL(), "users/me/followers", nil); r.status != 404 {
 		t.Errorf("unknown endpoint: %d", r.status)
 	}
 }
