@@ -170,12 +170,21 @@ func (s *Server) render(t Tweet, extended bool) *tweetJSON {
 	if urls != nil {
 		j.Entities.URLs = urls
 	}
+	// The media link follows the text, outside display_text_range; a
+	// cut text links to the tweet instead.
+	j.DisplayTextRange = [2]int{0, utf8.RuneCountInString(text)}
+	if t.RetweetOf == nil && !truncated {
+		var media []mediaJSON
+		if text, media = withMedia(t, text); media != nil {
+			j.Entities.Media = media[:1]
+			j.ExtendedEntities = &extEntitiesJSON{Media: media}
+		}
+	}
 	if extended {
 		j.FullText = &text
 	} else {
 		j.Text, j.Truncated = &text, truncated
 	}
-	j.DisplayTextRange = [2]int{0, utf8.RuneCountInString(text)}
 	if t.InReplyToStatusID != 0 {
 		j.InReplyToStatusID, j.InReplyToStatusIDStr = ptr(t.InReplyToStatusID), ptr(idStr(t.InReplyToStatusID))
 	}
@@ -196,14 +205,33 @@ func (s *Server) user(id int64, screenName string) userJSON {
 			n++
 		}
 	}
-	return userJSON{
-		ID:             id,
-		IDStr:          idStr(id),
-		Name:           screenName,
-		ScreenName:     screenName,
-		StatusesCount:  n,
-		FollowersCount: 42,
-		FriendsCount:   7,
-		CreatedAt:      "Tue Mar 21 20:50:14 +0000 2006",
+	u := userJSON{
+		ID:                        id,
+		IDStr:                     idStr(id),
+		Name:                      screenName,
+		ScreenName:                screenName,
+		Location:                  "127.0.0.1",
+		Description:               "A test account of twittertest, the in-process Twitter API server of r2sync: its tweets are fixtures, its followers imaginary, and its rate limits real enough.",
+		StatusesCount:             n,
+		FollowersCount:            42,
+		FriendsCount:              7,
+		ListedCount:               1,
+		FavouritesCount:           3,
+		CreatedAt:                 "Tue Mar 21 20:50:14 +0000 2006",
+		ProfileBackgroundColor:    "F5F8FA",
+		ProfileImageURL:           "http://pbs.twimg.com/profile_images/" + idStr(id) + "/twittertest_normal.jpg",
+		ProfileBannerURL:          "https://pbs.twimg.com/profile_banners/" + idStr(id) + "/1700000000",
+		ProfileLinkColor:          "1DA1F2",
+		ProfileSidebarBorderColor: "C0DEED",
+		ProfileSidebarFillColor:   "DDEEF6",
+		ProfileTextColor:          "333333",
+		ProfileUseBackgroundImage: true,
+		HasExtendedProfile:        true,
+		DefaultProfile:            true,
+		TranslatorType:            "none",
+		WithheldInCountries:       []string{},
 	}
+	u.ProfileImageURLHTTPS = "https" + u.ProfileImageURL[len("http"):]
+	u.Entities.Description.URLs = []urlJSON{}
+	return u
 }

@@ -17,7 +17,9 @@ type Fault struct {
 	// ContentType defaults to JSON for a body starting with '{' or '[',
 	// and to HTML otherwise.
 	ContentType string
-	// Header is added to the response.
+	// Header is added to the response, also to one served normally
+	// (Status 0). Each key replaces the server's own header of that name
+	// in any case, e.g. x-rate-limit-reset.
 	Header http.Header
 	// RateLimitReset is sent as x-rate-limit-reset with a 429 (and
 	// x-rate-limit-remaining 0). Zero means the current window's reset.
@@ -30,6 +32,20 @@ type Fault struct {
 	// Path limits the fault to requests whose path contains it, e.g.
 	// "user_timeline"; "" matches every request.
 	Path string
+
+	// Drop reads the request, then closes the connection without a
+	// response, as a crashing server or a middlebox does. The request
+	// is logged with Status 0.
+	Drop bool
+	// BodyBytes > 0 answers Status (default 200) with a timeline of exactly that many
+	// bytes, sent with its Content-Length: a JSON array of v1.1 tweets,
+	// or for a v2 path {"data":[…],"meta":{…}}, filled with copies of one
+	// tweet. It is streamed, so a 200 MB body costs the server nothing.
+	BodyBytes int64
+	// EndlessBody answers Status (default 200) with a timeline that never ends (chunked,
+	// copies of one tweet), until the client goes away or the server
+	// closes.
+	EndlessBody bool
 }
 
 // FaultRateLimited is a 429 with an empty body, as the API sends when the
@@ -63,6 +79,27 @@ func FaultGarbage() Fault {
 // FaultDelay serves the next request normally, d late.
 func FaultDelay(d time.Duration) Fault {
 	return Fault{Delay: d}
+}
+
+// FaultHugeBody answers the next request with a 200 timeline of n bytes.
+func FaultHugeBody(n int64) Fault { return Fault{BodyBytes: n} }
+
+// FaultEndlessBody answers the next request with a 200 timeline that
+// never ends.
+func FaultEndlessBody() Fault { return Fault{EndlessBody: true} }
+
+// FaultDrop closes the connection of the next request without answering.
+func FaultDrop() Fault { return Fault{Drop: true} }
+
+// FaultResetHeader answers the next request with x-rate-limit-remaining
+// 0 and x-rate-limit-reset set to reset verbatim: a time 100 years
+// ahead, one in the past, or garbage. Status 0 serves the request
+// normally otherwise; 429 refuses it as rate-limited (empty body).
+func FaultResetHeader(status int, reset string) Fault {
+	return Fault{Status: status, Header: http.Header{
+		"x-rate-limit-remaining": {"0"},
+		"x-rate-limit-reset":     {reset},
+	}}
 }
 
 // Fail queues f. Queued faults apply in order, each to the next f.Times

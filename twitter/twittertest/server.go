@@ -69,8 +69,9 @@ type Request struct {
 	Query         url.Values
 	Form          url.Values // form body of a POST, or nil
 	Body          string     // any other body of a POST (v2 JSON), or ""
-	Status        int        // 499 when the client left during a delay
+	Status        int        // 499 when the client left during a delay, 0 when dropped (Fault.Drop)
 	OAuthVerified bool       // the OAuth 1.0a signature and credentials were valid
+	At            time.Time  // when the server began to handle it
 }
 
 // Server is a running test API server.
@@ -189,8 +190,10 @@ func (s *Server) Close() {
 }
 
 // AddTweet stores t and returns it as stored: with an id (when zero, the
-// next snowflake-like id above 2^53), author, CreatedAt and t.co links
-// filled in. A tweet with the id of a stored one replaces it.
+// next snowflake-like id above 2^53, after every explicit id that is not
+// from the future), author, CreatedAt and t.co links filled in. A tweet
+// with the id of a stored one replaces it. Any id is served as given,
+// 2^63-1 included, for clients to cope with.
 func (s *Server) AddTweet(t Tweet) Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,7 +264,8 @@ func (s *Server) addLocked(t Tweet) Tweet {
 		}
 		o.RetweetOf = nil
 		o.URLs = s.shorten(o.URLs)
-		t.Text, t.URLs = "", nil
+		s.attach(o)
+		t.Text, t.URLs, t.Media, t.MediaURL = "", nil, nil, ""
 	}
 	if t.UserID == 0 {
 		t.UserID = s.opts.UserID
@@ -275,13 +279,16 @@ func (s *Server) addLocked(t Tweet) Tweet {
 	}
 	if t.ID == 0 {
 		t.ID = s.nextID()
-	} else if t.ID > idBase && t.ID-idBase > s.seq {
+	} else if t.ID > idBase && t.ID-idBase > s.seq && t.ID <= SnowflakeID(now) {
+		// New ids follow the highest given one, unless that one is from
+		// the future (say 2^63-1): later tweets must stay plausible.
 		s.seq = t.ID - idBase
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = now
 	}
 	t.URLs = s.shorten(t.URLs)
+	s.attach(&t)
 
 	i, found := slices.BinarySearchFunc(s.tweets, t.ID, func(a Tweet, id int64) int {
 		switch {
@@ -308,21 +315,26 @@ func (s *Server) nextID() int64 {
 
 // shorten gives each URL without one a t.co link.
 func (s *Server) shorten(urls []URL) []URL {
-	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	for i := range urls {
-		if urls[i].Short != "" {
-			continue
+		if urls[i].Short == "" {
+			urls[i].Short = "https://t.co/" + s.key(10)
 		}
-		s.shortSeq++
-		x := s.shortSeq * 0x9E3779B97F4A7C15 // spread, so links look random
-		var b [10]byte
-		for j := range b {
-			b[j] = digits[x%62]
-			x /= 62
-		}
-		urls[i].Short = "https://t.co/" + string(b[:])
 	}
 	return urls
+}
+
+// key returns the next of a sequence of random-looking base-62 keys of n
+// characters (n ≤ 10), as t.co links and media file names have.
+func (s *Server) key(n int) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	s.shortSeq++
+	x := s.shortSeq * 0x9E3779B97F4A7C15 // spread, so keys look random
+	b := make([]byte, n)
+	for j := range b {
+		b[j] = digits[x%62]
+		x /= 62
+	}
+	return string(b)
 }
 
 func (s *Server) find(id int64) (Tweet, bool) {
@@ -346,7 +358,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		if err == nil && isForm(r) {
@@ -399,14 +411,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.record(rec)
 			return
 		}
-		if fault.Status != 0 {
-			maps.Copy(h, fault.Header)
-			if fault.Status == http.StatusTooManyRequests {
-				h["x-rate-limit-remaining"] = []string{"0"}
-				if !fault.RateLimitReset.IsZero() {
-					h["x-rate-limit-reset"] = []string{strconv.FormatInt(fault.RateLimitReset.Unix(), 10)}
+		if fault.Status == http.StatusTooManyRequests {
+			h["x-rate-limit-remaining"] = []string{"0"}
+			if !fault.RateLimitReset.IsZero() {
+				h["x-rate-limit-reset"] = []string{strconv.FormatInt(fault.RateLimitReset.Unix(), 10)}
+			}
+		}
+		for k, v := range fault.Header {
+			for have := range h {
+				if strings.EqualFold(have, k) {
+					delete(h, have)
 				}
 			}
+			h[k] = slices.Clone(v)
+		}
+		switch {
+		case fault.Drop:
+			s.drop(w, rec)
+			return
+		case fault.BodyBytes > 0 || fault.EndlessBody:
+			s.hugeBody(w, r, rec, fault.Status, fault.BodyBytes)
+			return
+		}
+		if fault.Status != 0 {
 			ct := ""
 			if fault.Body != "" {
 				ct = fault.contentType()

@@ -26,6 +26,12 @@ type Tweet struct {
 	// RetweetOf makes the tweet a retweet of another user's tweet; Text
 	// and URLs of the retweet itself are then ignored.
 	RetweetOf *Tweet
+	// Media are attached photos, videos or GIFs. Like the API, the server
+	// serves them as one t.co link (MediaURL, generated when empty) at
+	// the end of the text, the first in entities.media and all in
+	// extended_entities.media (v2: a link in entities.urls).
+	Media    []Media
+	MediaURL string
 	// UserID and ScreenName are the author; zero values mean the server's
 	// user (for RetweetOf: another user).
 	UserID     int64
@@ -43,6 +49,7 @@ type URL struct {
 // clone returns a deep copy, so callers never share slices with the server.
 func (t Tweet) clone() Tweet {
 	t.URLs = append([]URL(nil), t.URLs...)
+	t.Media = append([]Media(nil), t.Media...)
 	if t.RetweetOf != nil {
 		o := t.RetweetOf.clone()
 		t.RetweetOf = &o
@@ -59,38 +66,40 @@ func (t Tweet) isReply() bool {
 // null, the way the real API sends them.
 type (
 	tweetJSON struct {
-		CreatedAt            string       `json:"created_at"`
-		ID                   int64        `json:"id"`
-		IDStr                string       `json:"id_str"`
-		FullText             *string      `json:"full_text,omitempty"`
-		Text                 *string      `json:"text,omitempty"`
-		Truncated            bool         `json:"truncated"`
-		DisplayTextRange     [2]int       `json:"display_text_range"`
-		Entities             entitiesJSON `json:"entities"`
-		Source               string       `json:"source"`
-		InReplyToStatusID    *int64       `json:"in_reply_to_status_id"`
-		InReplyToStatusIDStr *string      `json:"in_reply_to_status_id_str"`
-		InReplyToUserID      *int64       `json:"in_reply_to_user_id"`
-		InReplyToUserIDStr   *string      `json:"in_reply_to_user_id_str"`
-		InReplyToScreenName  *string      `json:"in_reply_to_screen_name"`
-		User                 userJSON     `json:"user"`
-		Geo                  *struct{}    `json:"geo"`
-		Coordinates          *struct{}    `json:"coordinates"`
-		Place                *struct{}    `json:"place"`
-		Contributors         *struct{}    `json:"contributors"`
-		RetweetedStatus      *tweetJSON   `json:"retweeted_status,omitempty"`
-		IsQuoteStatus        bool         `json:"is_quote_status"`
-		RetweetCount         int          `json:"retweet_count"`
-		FavoriteCount        int          `json:"favorite_count"`
-		Favorited            bool         `json:"favorited"`
-		Retweeted            bool         `json:"retweeted"`
-		Lang                 string       `json:"lang"`
+		CreatedAt            string           `json:"created_at"`
+		ID                   int64            `json:"id"`
+		IDStr                string           `json:"id_str"`
+		FullText             *string          `json:"full_text,omitempty"`
+		Text                 *string          `json:"text,omitempty"`
+		Truncated            bool             `json:"truncated"`
+		DisplayTextRange     [2]int           `json:"display_text_range"`
+		Entities             entitiesJSON     `json:"entities"`
+		Source               string           `json:"source"`
+		InReplyToStatusID    *int64           `json:"in_reply_to_status_id"`
+		InReplyToStatusIDStr *string          `json:"in_reply_to_status_id_str"`
+		InReplyToUserID      *int64           `json:"in_reply_to_user_id"`
+		InReplyToUserIDStr   *string          `json:"in_reply_to_user_id_str"`
+		InReplyToScreenName  *string          `json:"in_reply_to_screen_name"`
+		User                 userJSON         `json:"user"`
+		Geo                  *struct{}        `json:"geo"`
+		Coordinates          *struct{}        `json:"coordinates"`
+		Place                *struct{}        `json:"place"`
+		Contributors         *struct{}        `json:"contributors"`
+		ExtendedEntities     *extEntitiesJSON `json:"extended_entities,omitempty"`
+		RetweetedStatus      *tweetJSON       `json:"retweeted_status,omitempty"`
+		IsQuoteStatus        bool             `json:"is_quote_status"`
+		RetweetCount         int              `json:"retweet_count"`
+		FavoriteCount        int              `json:"favorite_count"`
+		Favorited            bool             `json:"favorited"`
+		Retweeted            bool             `json:"retweeted"`
+		Lang                 string           `json:"lang"`
 	}
 	entitiesJSON struct {
 		Hashtags     []struct{}    `json:"hashtags"`
 		Symbols      []struct{}    `json:"symbols"`
 		UserMentions []mentionJSON `json:"user_mentions"`
 		URLs         []urlJSON     `json:"urls"`
+		Media        []mediaJSON   `json:"media,omitempty"`
 	}
 	mentionJSON struct {
 		ScreenName string `json:"screen_name"`
@@ -105,21 +114,57 @@ type (
 		DisplayURL  string `json:"display_url"`
 		Indices     [2]int `json:"indices"`
 	}
+	// userJSON is a full v1.1 user object, as a timeline repeats it in
+	// every tweet: most of a real page's bytes.
 	userJSON struct {
-		ID             int64   `json:"id"`
-		IDStr          string  `json:"id_str"`
-		Name           string  `json:"name"`
-		ScreenName     string  `json:"screen_name"`
-		Location       string  `json:"location"`
-		Description    string  `json:"description"`
-		URL            *string `json:"url"`
-		Protected      bool    `json:"protected"`
-		FollowersCount int     `json:"followers_count"`
-		FriendsCount   int     `json:"friends_count"`
-		StatusesCount  int     `json:"statuses_count"`
-		CreatedAt      string  `json:"created_at"`
-		Verified       bool    `json:"verified"`
-		Lang           *string `json:"lang"`
+		ID                             int64            `json:"id"`
+		IDStr                          string           `json:"id_str"`
+		Name                           string           `json:"name"`
+		ScreenName                     string           `json:"screen_name"`
+		Location                       string           `json:"location"`
+		Description                    string           `json:"description"`
+		URL                            *string          `json:"url"`
+		Entities                       userEntitiesJSON `json:"entities"`
+		Protected                      bool             `json:"protected"`
+		FollowersCount                 int              `json:"followers_count"`
+		FriendsCount                   int              `json:"friends_count"`
+		ListedCount                    int              `json:"listed_count"`
+		CreatedAt                      string           `json:"created_at"`
+		FavouritesCount                int              `json:"favourites_count"`
+		UTCOffset                      *int             `json:"utc_offset"`
+		TimeZone                       *string          `json:"time_zone"`
+		GeoEnabled                     bool             `json:"geo_enabled"`
+		Verified                       bool             `json:"verified"`
+		StatusesCount                  int              `json:"statuses_count"`
+		Lang                           *string          `json:"lang"`
+		ContributorsEnabled            bool             `json:"contributors_enabled"`
+		IsTranslator                   bool             `json:"is_translator"`
+		IsTranslationEnabled           bool             `json:"is_translation_enabled"`
+		ProfileBackgroundColor         string           `json:"profile_background_color"`
+		ProfileBackgroundImageURL      *string          `json:"profile_background_image_url"`
+		ProfileBackgroundImageURLHTTPS *string          `json:"profile_background_image_url_https"`
+		ProfileBackgroundTile          bool             `json:"profile_background_tile"`
+		ProfileImageURL                string           `json:"profile_image_url"`
+		ProfileImageURLHTTPS           string           `json:"profile_image_url_https"`
+		ProfileBannerURL               string           `json:"profile_banner_url"`
+		ProfileLinkColor               string           `json:"profile_link_color"`
+		ProfileSidebarBorderColor      string           `json:"profile_sidebar_border_color"`
+		ProfileSidebarFillColor        string           `json:"profile_sidebar_fill_color"`
+		ProfileTextColor               string           `json:"profile_text_color"`
+		ProfileUseBackgroundImage      bool             `json:"profile_use_background_image"`
+		HasExtendedProfile             bool             `json:"has_extended_profile"`
+		DefaultProfile                 bool             `json:"default_profile"`
+		DefaultProfileImage            bool             `json:"default_profile_image"`
+		Following                      bool             `json:"following"`
+		FollowRequestSent              bool             `json:"follow_request_sent"`
+		Notifications                  bool             `json:"notifications"`
+		TranslatorType                 string           `json:"translator_type"`
+		WithheldInCountries            []string         `json:"withheld_in_countries"`
+	}
+	userEntitiesJSON struct {
+		Description struct {
+			URLs []urlJSON `json:"urls"`
+		} `json:"description"`
 	}
 	errorsJSON struct {
 		Errors []errorJSON `json:"errors"`

@@ -54,6 +54,7 @@ type (
 		URL         string `json:"url"`
 		ExpandedURL string `json:"expanded_url"`
 		DisplayURL  string `json:"display_url"`
+		MediaKey    string `json:"media_key,omitempty"`
 	}
 	v2MentionJSON struct {
 		Start    int    `json:"start"`
@@ -271,9 +272,23 @@ func (s *Server) renderV2(t Tweet, fields map[string]bool) *v2TweetJSON {
 		}
 	}
 	text, urls, _ := renderText(segs, limit)
+	var media []mediaJSON
+	if t.RetweetOf == nil && limit == 0 {
+		text, media = withMedia(t, text)
+	}
 	j.Text = text
 	if fields["entities"] {
 		j.Entities = v2Ents(urls, mentions)
+		if len(media) > 0 {
+			// v2 lists the media link with the others, naming the first
+			// attachment by its media key.
+			m := media[0]
+			if j.Entities == nil {
+				j.Entities = &v2EntsJSON{}
+			}
+			j.Entities.URLs = append(j.Entities.URLs, v2URLJSON{Start: m.Indices[0], End: m.Indices[1],
+				URL: m.URL, ExpandedURL: m.ExpandedURL, DisplayURL: m.DisplayURL, MediaKey: mediaKey(t.Media[0])})
+		}
 	}
 	if fields["author_id"] {
 		j.AuthorID = idStr(t.UserID)
