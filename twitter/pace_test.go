@@ -82,3 +82,50 @@ func TestPaceLogsOnce(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestParseRateLimit(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	latest := now.Add(maxResetAhead)
+	tests := []struct {
+		name, limit, remaining, reset string
+		want                          RateLimit
+		ok, clamped                   bool
+	}{
+		{name: "none"},
+		{name: "normal", limit: "900", remaining: "899", reset: "1800000600", want: RateLimit{900, 899, now.Add(10 * time.Minute)}, ok: true},
+		{name: "a century ahead", limit: "900", remaining: "0", reset: strconv.FormatInt(now.AddDate(100, 0, 0).Unix(), 10), want: RateLimit{900, 0, latest}, ok: true, clamped: true},
+		{name: "max int64", reset: "9223372036854775807", want: RateLimit{Reset: latest}, ok: true, clamped: true},
+		{name: "overflowing numbers are ignored", limit: "99999999999999999999", remaining: "-99999999999999999999", reset: "99999999999999999999"},
+		{name: "garbage", limit: "lots", remaining: "1.5", reset: "tomorrow"},
+		{name: "past reset is kept", reset: "1", want: RateLimit{Reset: time.Unix(1, 0)}, ok: true},
+		{name: "non-positive reset", remaining: "3", reset: "0", want: RateLimit{Remaining: 3}, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range map[string]string{"x-rate-limit-limit": tt.limit, "x-rate-limit-remaining": tt.remaining, "x-rate-limit-reset": tt.reset} {
+				if v != "" {
+					h.Set(k, v)
+				}
+			}
+			rl, ok, clamped := parseRateLimit(h, now)
+			if rl != tt.want || ok != tt.ok || clamped != tt.clamped {
+				t.Errorf("got %+v ok=%v clamped=%v, want %+v ok=%v clamped=%v", rl, ok, clamped, tt.want, tt.ok, tt.clamped)
+			}
+		})
+	}
+}
+
+// TestPaceBounded: a RateLimit that did not come through observe is held
+// to a window too.
+func TestPaceBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	rl := RateLimit{Limit: 900, Remaining: 0, Reset: now.AddDate(100, 0, 0)}
+	if got, want := pace(time.Minute, rl, now), maxResetAhead+time.Second; got != want {
+		t.Errorf("pace = %s, want %s", got, want)
+	}
+	rl.Remaining = 500 // budget left, spread over a century
+	if got := pace(time.Minute, rl, now); got != time.Minute {
+		t.Errorf("pace = %s, want the interval", got)
+	}
+}

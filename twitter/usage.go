@@ -59,7 +59,15 @@ func (c *Client) observe(endpoint string, resp *http.Response, took time.Duratio
 	if resp.Request == nil || resp.Request.Method == http.MethodGet {
 		c.usage.readRequests.Add(1)
 	}
-	rl, ok := parseRateLimit(resp.Header)
+	rl, ok, clamped := parseRateLimit(resp.Header, c.now())
+	if clamped {
+		v := resp.Header.Get("X-Rate-Limit-Reset")
+		if len(v) > 32 {
+			v = v[:32] + "…"
+		}
+		c.log.Warn("x-rate-limit-reset is further ahead than a rate-limit window; waiting at most the window",
+			zap.String("endpoint", endpoint), zap.String("x_rate_limit_reset", v), zap.Duration("max_wait", maxResetAhead))
+	}
 	if ok {
 		c.mu.Lock()
 		c.limit = rl
@@ -81,7 +89,8 @@ func (c *Client) observe(endpoint string, resp *http.Response, took time.Duratio
 // timeline's rate-limit window would not last at that pace: the requests
 // left (minus a safety margin of a tenth of the limit, at least 2, for
 // paging and other clients of the same user) are spread over the time to
-// the reset. With the margin used up it waits for the reset. The first
+// the reset. With the margin used up it waits for the reset, but never
+// longer than a rate-limit window (maxResetAhead) and a second. The first
 // stretch is logged, and the return to the configured interval; the polls
 // in between are not.
 func (c *Client) Pace(interval time.Duration) time.Duration {
@@ -110,7 +119,9 @@ func pace(interval time.Duration, rl RateLimit, now time.Time) time.Duration {
 	if rl.Limit <= 0 || rl.Reset.IsZero() {
 		return interval
 	}
-	left := rl.Reset.Sub(now)
+	// observe clamps the reset already; a RateLimit from elsewhere is
+	// held to the same bound.
+	left := min(rl.Reset.Sub(now), maxResetAhead)
 	if left <= 0 {
 		return interval // a fresh window has begun
 	}
