@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gotwitter "github.com/dghubble/go-twitter/twitter"
 )
@@ -114,7 +115,7 @@ func newAPIError(status int, decodeErr error, rl RateLimit) *APIError {
 	var ge gotwitter.APIError
 	if errors.As(decodeErr, &ge) && len(ge.Errors) > 0 {
 		e.Code = ge.Errors[0].Code
-		e.Detail = ge.Errors[0].Message
+		e.Detail = shorten(ge.Errors[0].Message)
 	}
 	e.Message = explain(status, e.Code, rl.Reset)
 	return e
@@ -171,6 +172,23 @@ func explain(status, code int, reset time.Time) string {
 		return "server error: " + strings.ToLower(statusText(status))
 	}
 	return strings.ToLower(statusText(status))
+}
+
+// maxDetail bounds the server's message quoted in an error: the error
+// is logged on every failed poll, and the body may hold 64 KiB of it.
+const maxDetail = 300
+
+// shorten cuts a server message to maxDetail bytes, at a character
+// boundary.
+func shorten(s string) string {
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func statusText(status int) string {
