@@ -5,7 +5,9 @@
 // contexts, timeouts, status checks, rate limit headers and a configurable
 // API base. For v2 it is a small client of its own on net/http (v2.go).
 // Both read the rate-limit headers of every response, pace the poller
-// with them (Pace) and count what they read and post (Usage).
+// with them (Pace) and count what they read and post (Usage). Under both
+// one transport caps every response body and never resends a request
+// (limit.go), and ids from the future are refused (snowflake.go).
 package twitter
 
 import (
@@ -38,6 +40,11 @@ const (
 
 // pageSize is the largest count user_timeline accepts.
 const pageSize = 200
+
+// maxPages bounds one poll's v1.1 paging: user_timeline serves the newest
+// 3,200 tweets, 16 full pages; a server whose pages step back one tweet
+// at a time would otherwise be paged through for ever.
+const maxPages = 20
 
 // createdAtLayout is the format of created_at in v1.1 objects.
 const createdAtLayout = "Mon Jan 02 15:04:05 -0700 2006"
@@ -141,7 +148,7 @@ func New(opts Options) (*Client, error) {
 	if !ok {
 		return nil, errors.New("twitter: oauth1 client has an unexpected transport")
 	}
-	signer.Base = http.DefaultTransport.(*http.Transport).Clone()
+	signer.Base = newTransport(maxBody, maxErrorBody)
 
 	c := &Client{
 		api:     api,
@@ -277,6 +284,11 @@ func (c *Client) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error
 	g := newGathered(sinceID)
 	var maxID int64
 	for page := 1; ; page++ {
+		if page > maxPages {
+			c.log.Warn("too many timeline pages in one poll; older tweets of this poll may be missed",
+				zap.Int64("since_id", sinceID), zap.Int("pages", maxPages))
+			break
+		}
 		tweets, err := c.timeline(ctx, sinceID, maxID, pageSize)
 		if err != nil {
 			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
@@ -315,14 +327,24 @@ func (c *Client) Newest(ctx context.Context) (int64, error) {
 	if c.v2 != nil {
 		return c.newestV2(ctx)
 	}
-	tweets, err := c.timeline(ctx, 0, 0, 1)
-	if err == nil && len(tweets) == 0 {
+	newest, err := c.newest(ctx, 1)
+	if err == nil && newest == 0 {
 		// count is applied before deleted tweets are removed: an empty
-		// answer to count=1 may only mean the newest tweet was deleted.
-		tweets, err = c.timeline(ctx, 0, 0, pageSize)
+		// answer to count=1 may only mean the newest tweet was deleted,
+		// or it may have been refused (an id from the future).
+		newest, err = c.newest(ctx, pageSize)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+	}
+	return newest, nil
+}
+
+// newest returns the highest usable id among the count newest tweets.
+func (c *Client) newest(ctx context.Context, count int) (int64, error) {
+	tweets, err := c.timeline(ctx, 0, 0, count)
+	if err != nil {
+		return 0, err
 	}
 	var newest int64
 	for i := range tweets {

@@ -542,3 +542,23 @@ func TestLogsHaveNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestMediaLinksExpanded: the t.co link of attached media becomes the
+// link to the photo on both APIs.
+func TestMediaLinksExpanded(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api.name, func(t *testing.T) {
+			s := newServer(t)
+			c := api.client(t, s, nil)
+			tw := s.AddTweet(twittertest.Tweet{Text: "look & see", Media: []twittertest.Media{{}, {}}})
+			posts, err := c.Since(context.Background(), 0)
+			if err != nil || len(posts) != 1 {
+				t.Fatalf("%+v, %v", posts, err)
+			}
+			want := "look & see https://twitter.com/" + screenName + "/status/" + strconv.FormatInt(tw.ID, 10) + "/photo/1"
+			if posts[0].Text != want {
+				t.Errorf("text %q, want %q", posts[0].Text, want)
+			}
+		})
+	}
+}

@@ -101,10 +101,12 @@ func (l *Login) Finish(ctx context.Context, pin string) (Credentials, error) {
 }
 
 // withClient runs f with an HTTP client for the oauth1 calls, which take
-// no context: ctx reaches the requests through the transport.
+// no context: ctx reaches the requests through the transport. oauth1
+// reads whole bodies and quotes an error body in its error, so the
+// transport caps them like the API's.
 func (l *Login) withClient(ctx context.Context, f func()) {
 	l.cfg.HTTPClient = &http.Client{
-		Transport:     ctxTransport{ctx: ctx, next: http.DefaultTransport},
+		Transport:     ctxTransport{ctx: ctx, next: newTransport(maxLoginBody, maxLoginBody)},
 		Timeout:       l.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

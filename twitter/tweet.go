@@ -117,13 +117,17 @@ func parseID(s string, n int64) int64 {
 	return 0
 }
 
-// toPost converts a tweet. ok is false when it has no usable id; such a
-// tweet cannot be mirrored or used as a cursor, and is skipped with a
-// warning rather than failing every later poll.
+// toPost converts a tweet. ok is false when it has no usable id (none,
+// or one from the future); such a tweet cannot be mirrored or used as a
+// cursor, and is skipped with a warning rather than failing every later
+// poll.
 func (c *Client) toPost(t *gotwitter.Tweet) (daemon.Post, bool) {
 	id := parseID(t.IDStr, t.ID)
 	if id == 0 {
 		c.log.Warn("skipping tweet without id", zap.String("id_str", t.IDStr))
+		return daemon.Post{}, false
+	}
+	if !c.plausibleID(id) {
 		return daemon.Post{}, false
 	}
 	p := daemon.Post{

@@ -26,8 +26,6 @@ const (
 	// v2MaxPages bounds one poll's paging: the endpoint serves the newest
 	// 3,200 posts, 32 pages; a server that pages forever is cut off.
 	v2MaxPages = 40
-	// v2MaxBody bounds a response body; a full page is about 100 KB.
-	v2MaxBody = 8 << 20
 	// v2TweetFields are what a post needs: its time, links (for t.co
 	// expansion), whether it is a retweet or reply, and the full text of a
 	// long post (note_tweet).
@@ -144,7 +142,8 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, q url.Va
 		return err
 	}
 	defer resp.Body.Close()
-	b, readErr := io.ReadAll(io.LimitReader(resp.Body, v2MaxBody))
+	// The transport caps the body (limitTransport).
+	b, readErr := io.ReadAll(resp.Body)
 	rl := c.observe(endpoint, resp, time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newV2APIError(resp.StatusCode, b, rl)
@@ -173,6 +172,7 @@ func newV2APIError(status int, body []byte, rl RateLimit) *APIError {
 		} else if e.Detail == "" && p.Title != "" {
 			e.Detail = p.Title
 		}
+		e.Detail = shorten(e.Detail)
 	}
 	e.Message = explainV2(status, e.Code, e.Problem, e.Detail, rl.Reset)
 	return e
@@ -296,21 +296,36 @@ func (c *Client) newestV2(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("fetch newest tweet: %w", err)
 	}
-	// 5 is the smallest max_results v2 accepts.
-	r, err := c.timelineV2(ctx, me, url.Values{"max_results": {"5"}})
+	// 5 is the smallest max_results v2 accepts; when all five are
+	// refused (ids from the future), a full page may hold a usable one.
+	newest, served, err := c.newestOfV2(ctx, me, 5)
+	if err == nil && newest == 0 && served == 5 {
+		newest, _, err = c.newestOfV2(ctx, me, v2PageSize)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("fetch newest tweet: %w", err)
 	}
-	var newest int64
+	return newest, nil
+}
+
+// newestOfV2 returns the highest usable id among the n newest posts, and
+// how many posts the page had.
+func (c *Client) newestOfV2(ctx context.Context, me Account, n int) (newest int64, served int, err error) {
+	r, err := c.timelineV2(ctx, me, url.Values{"max_results": {strconv.Itoa(n)}})
+	if err != nil {
+		return 0, 0, err
+	}
 	for i := range r.Data {
-		if id, err := strconv.ParseInt(r.Data[i].ID, 10, 64); err == nil && id > newest {
+		if id, err := strconv.ParseInt(r.Data[i].ID, 10, 64); err == nil && id > newest && c.plausibleID(id) {
 			newest = id
 		}
 	}
-	if id, err := strconv.ParseInt(r.Meta.NewestID, 10, 64); err == nil && id > newest {
+	// meta.newest_id names one of the posts above; it is checked without
+	// a second warning.
+	if id, err := strconv.ParseInt(r.Meta.NewestID, 10, 64); err == nil && id > newest && !idFromFuture(id, c.now()) {
 		newest = id
 	}
-	return newest, nil
+	return newest, len(r.Data), nil
 }
 
 // postV2 creates a post with POST /2/tweets. The answer has only the id and
@@ -355,11 +370,15 @@ func (c *Client) statusURL(screenName string, id int64) string {
 	return c.web + "i/web/status/" + idStr
 }
 
-// v2Post converts a v2 post. ok is false when it has no usable id.
+// v2Post converts a v2 post. ok is false when it has no usable id (none,
+// or one from the future, see plausibleID).
 func (c *Client) v2Post(t *v2Tweet, inc *v2Includes, me Account) (daemon.Post, bool) {
 	id, err := strconv.ParseInt(t.ID, 10, 64)
 	if err != nil || id <= 0 {
 		c.log.Warn("skipping tweet without id", zap.String("id", t.ID))
+		return daemon.Post{}, false
+	}
+	if !c.plausibleID(id) {
 		return daemon.Post{}, false
 	}
 	p := daemon.Post{ID: id, AuthorID: me.ID, ScreenName: me.ScreenName, Text: v2Body(t)}
