@@ -55,7 +55,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "wrong case", content: strings.Replace(minimal, "consumer_key =", "Consumer_Key =", 1), want: []string{"unknown key twitter.Consumer_Key", "did you mean twitter.consumer_key"}},
 		{name: "bare integer duration", content: strings.Replace(minimal, "[renren]", "poll_interval = 60\n[renren]", 1), want: []string{"line 6", "twitter.poll_interval", "quoted duration", "got 60"}},
 		{name: "bad duration", content: strings.Replace(minimal, "[renren]", "poll_interval = \"1 minute\"\n[renren]", 1), want: []string{"line 6", "twitter.poll_interval", `"1 minute"`}},
-		{name: "short poll interval", content: strings.Replace(minimal, "[renren]", "poll_interval = \"5ns\"\n[renren]", 1), want: []string{"twitter.poll_interval: must be at least 1s (got \"5ns\")"}},
+		{name: "short poll interval", content: strings.Replace(minimal, "[renren]", "poll_interval = \"5ns\"\n[renren]", 1), want: []string{"twitter.poll_interval: must be between 1s and 24h (got \"5ns\")"}},
 		{name: "wrong type", content: minimal + "[sync]\nmax_length = \"140\"\n", want: []string{"line 12", "sync.max_length", "incompatible types"}},
 		{name: "syntax", content: minimal + "[sync\n", want: []string{"line 12: expected '.' or ']'"}},
 		{name: "missing secret", content: strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), want: []string{"renren.password: required", "R2SYNC_RENREN_PASSWORD"}},
