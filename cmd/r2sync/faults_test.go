@@ -616,6 +616,10 @@ func TestFaultShutdown(t *testing.T) {
 	})
 
 	t.Run("frozen network", func(t *testing.T) {
+		// The watcher sees a status before the daemon has the answer to
+		// the ping that confirms it: freezing in between would leave that
+		// one in flight too.
+		waitFor(t, "the queue to drain", 10*time.Second, func() bool { return len(w.readState().Pending) == 0 })
 		n := len(texts(w.watcher.Statuses()))
 		queued := strings.Count(d.out.String(), `"statuses queued"`)
 		proxy.setFrozen(true)
