@@ -89,6 +89,32 @@ type HTTP struct {
 	Listen string `toml:"listen"`
 }
 
+// MaxFileSize bounds what r2sync reads of a config file or a file it
+// names (ca_file): a path such as /dev/zero must be an error, not a read
+// that ends when memory does.
+const MaxFileSize = 1 << 20
+
+// maxSecretSize bounds a *_file secret.
+const maxSecretSize = 64 << 10
+
+// ReadFileMax reads the file at path, failing when it is larger than max
+// bytes.
+func ReadFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d KiB", path, max>>10)
+	}
+	return b, nil
+}
+
 // DefaultPath is where the configuration lives when neither --config nor
 // $R2SYNC_CONFIG names a file.
 const DefaultPath = "/etc/r2sync/config.toml"
@@ -147,9 +173,12 @@ func Load(path string) (Config, error) {
 // case and wrong types are errors naming the key and, where TOML knows
 // it, the line. It neither resolves secrets nor validates values.
 func Parse(r io.Reader) (Config, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return Config{}, fmt.Errorf("read: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return Config{}, fmt.Errorf("larger than %d KiB: not a config file", MaxFileSize>>10)
 	}
 	// A syntax error first: its "last key" would name an unrelated key.
 	var raw map[string]any
@@ -274,7 +303,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string, want fun
 				}
 				path = filepath.Join(base, path)
 			}
-			b, err := os.ReadFile(path)
+			b, err := ReadFileMax(path, maxSecretSize)
 			if err != nil {
 				return fmt.Errorf("%s_file: %w", s.key, err)
 			}

@@ -68,6 +68,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "api base with query", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://api.x.com/2/?a=b\"", 1), want: []string{"twitter.api_base: must not have a query"}},
 		{name: "api base without slash", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://example.org/api\"", 1), want: []string{"twitter.api_base: must end with \"/\""}},
 		{name: "value and file", content: strings.Replace(minimal, "[state]", "password_file = \"pw\"\n[state]", 1), want: []string{"renren.password and renren.password_file are both set"}},
+		{name: "endless secret file", content: strings.Replace(strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), "[state]", "password_file = \"/dev/zero\"\n[state]", 1), want: []string{"renren.password_file: /dev/zero is larger than 64 KiB"}},
+		{name: "endless ca file", content: strings.Replace(minimal, "[state]", "ca_file = \"/dev/zero\"\n[state]", 1), want: []string{`renren.ca_file: must be a readable PEM file (got "/dev/zero")`}},
+		{name: "huge config", content: minimal + "# " + strings.Repeat("x", 1<<20) + "\n", want: []string{"larger than 1024 KiB: not a config file"}},
 		{name: "missing secret file", content: strings.Replace(strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), "[state]", "password_file = \"nope\"\n[state]", 1), want: []string{"renren.password_file", "no such file"}},
 	}
 	for _, tt := range tests {

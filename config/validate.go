@@ -120,7 +120,7 @@ func (c *Config) Validate() error {
 		addf("renren.server_name", "%q is not a valid host name or IP address", c.Renren.ServerName)
 	}
 	if c.Renren.CAFile != "" {
-		if fi, err := os.Stat(c.Renren.CAFile); err != nil || fi.IsDir() {
+		if fi, err := os.Stat(c.Renren.CAFile); err != nil || !fi.Mode().IsRegular() {
 			add("renren.ca_file", "must be a readable PEM file", c.Renren.CAFile)
 		}
 	}

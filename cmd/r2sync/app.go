@@ -17,9 +17,12 @@ import (
 
 // Exit statuses, after sysexits.h where one fits.
 const (
-	exitOK         = 0
-	exitFail       = 1
-	exitUsage      = 2
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+	// exitDataErr (EX_DATAERR) is for a corrupt state file: restarting
+	// cannot help until the user inspects or resets it.
+	exitDataErr    = 65
 	exitCantCreate = 73 // EX_CANTCREAT: the state cannot be written
 	// exitTempFail (EX_TEMPFAIL) is for a state file another `r2sync run`
 	// holds: not a fault of this config or this disk, and a later start,
@@ -56,12 +59,16 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func configError(err error) error { return &exitError{code: exitConfig, err: err} }
 
-// stateError gives a state file that is locked by another daemon or
-// cannot be written its exit status; other errors pass unchanged.
+// stateError gives a state file that is corrupt, locked by another
+// daemon or cannot be written its exit status; other errors pass
+// unchanged.
 func stateError(err error) error {
+	var corrupt *statefile.CorruptError
 	var inUse *statefile.InUseError
 	var unwritable *statefile.UnwritableError
 	switch {
+	case errors.As(err, &corrupt):
+		return &exitError{code: exitDataErr, err: err}
 	case errors.As(err, &inUse):
 		return &exitError{code: exitTempFail, err: err}
 	case errors.As(err, &unwritable):

@@ -706,8 +706,8 @@ func TestFaultCorruptState(t *testing.T) {
 		t.Fatal("the daemon kept running on a corrupt state file")
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-		t.Fatalf("exit %v, want a failure", err)
+	if !errors.As(err, &ee) || ee.ExitCode() != 65 {
+		t.Fatalf("exit %v, want 65 (EX_DATAERR): restarting cannot help", err)
 	}
 	out := d.out.String()
 	for _, s := range []string{"state file " + w.state + " is corrupt", "r2sync state reset"} {

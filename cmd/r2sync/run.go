@@ -38,7 +38,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	if _, err := w.store.Load(ctx); err != nil {
 		w.close()
-		return err
+		return stateError(err)
 	}
 
 	r := &runner{e: e, cfgPath: *cfgPath, events: &sessionEvents{}, handler: &swapHandler{}}

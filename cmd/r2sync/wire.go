@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -85,7 +84,7 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 		Logger:       log,
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := config.ReadFileMax(c.CAFile, config.MaxFileSize)
 		if err != nil {
 			return opts, nil, configError(fmt.Errorf("renren.ca_file: %w", err))
 		}

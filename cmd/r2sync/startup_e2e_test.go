@@ -153,3 +153,33 @@ func TestRunUnwritableState(t *testing.T) {
 		})
 	}
 }
+
+// TestRunListenNotHere: an http.listen address this machine does not have
+// used to exit 1, which systemd restarts every 10s forever. It is a config
+// error (78), said in one line naming the key, before anything connects.
+func TestRunListenNotHere(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	content := fmt.Sprintf(`[twitter]
+consumer_key = "a"
+consumer_secret = "b"
+access_token = "c"
+access_secret = "d"
+[renren]
+jid = "1@talk.xiaonei.com"
+password = "e"
+[state]
+file = %q
+[http]
+listen = "192.0.2.1:9479"
+`, filepath.Join(dir, "state.json"))
+	if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr, took := r2syncWithin(t, 20*time.Second, "run", "--config", cfg)
+	line := oneLine(t, "stderr", stderr)
+	if code != 78 || !strings.HasPrefix(line, "r2sync run: http.listen: ") || !strings.Contains(line, "192.0.2.1:9479") {
+		t.Errorf("exit %d after %s, stderr %q; want 78 and one line naming http.listen", code, took, stderr)
+	}
+	t.Logf("listen on an address not here: exit %d after %s: %s", code, took.Round(time.Millisecond), line)
+}
