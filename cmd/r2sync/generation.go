@@ -34,8 +34,7 @@ var errReload = errors.New("config reload")
 type runner struct {
 	e       *env
 	cfgPath string
-	events  *sessionEvents // the session's events, to the current monitor
-	handler *swapHandler   // the HTTP endpoints of the current monitor
+	handler *swapHandler // the HTTP endpoints of the current monitor
 }
 
 // generation is the mirror of one config, with its monitor and systemd
@@ -67,7 +66,7 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	if err != nil {
 		return nil, err
 	}
-	r.events.use(mon)
+	sess.events.use(mon)
 	r.handler.set(mon.Handler())
 	mirror := daemon.NewMirror(daemon.Config{
 		Source:       mon.Source(tw),
@@ -116,6 +115,7 @@ func (g *generation) stop(cause error) error {
 // session is one renren.Conn and its Run, which may outlive a generation.
 type session struct {
 	conn     *renren.Conn
+	events   *sessionEvents // to the current generation's monitor
 	cancel   context.CancelFunc
 	finished chan struct{} // closed when Run has returned err
 	err      error
@@ -125,11 +125,12 @@ type session struct {
 // stopped, not until ctx ends: at shutdown the mirror finishes the status
 // in flight first, then the session says goodbye.
 func (r *runner) newSession(ctx context.Context, w *wiring) *session {
+	events := &sessionEvents{}
 	opts := w.xmpp
-	opts.Events = r.events
+	opts.Events = events
 	conn := renren.NewConn(opts)
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &session{conn: conn, cancel: cancel, finished: make(chan struct{})}
+	s := &session{conn: conn, events: events, cancel: cancel, finished: make(chan struct{})}
 	go func() {
 		defer close(s.finished)
 		s.err = conn.Run(cctx)
@@ -138,7 +139,8 @@ func (r *runner) newSession(ctx context.Context, w *wiring) *session {
 }
 
 // stop closes the session (unavailable presence, stream close) and waits
-// for it within sessionStopTimeout.
+// for it within sessionStopTimeout. A session that takes longer is left to
+// finish alone, and its late events reach no monitor.
 func (s *session) stop() error {
 	s.cancel()
 	t := time.NewTimer(sessionStopTimeout)
@@ -147,6 +149,7 @@ func (s *session) stop() error {
 	case <-s.finished:
 		return nil
 	case <-t.C:
+		s.events.use(nil)
 		return fmt.Errorf("the xmpp session did not close within %s", sessionStopTimeout)
 	}
 }
@@ -170,12 +173,12 @@ type sessionEvents struct {
 
 var _ renren.Events = (*sessionEvents)(nil)
 
-// use makes m hear the events from now on.
+// use makes m hear the events from now on; nil mutes them.
 func (s *sessionEvents) use(m *health.Monitor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mon = m
-	if s.up {
+	if s.up && m != nil {
 		m.SessionUp()
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -41,9 +42,24 @@ func reloadAndWait(t *testing.T, d *daemonProc, msg string) (string, time.Durati
 // are being delivered. An invalid config is one error line naming the
 // key, and the running config keeps mirroring.
 func TestReloadOnSIGHUP(t *testing.T) {
-	w := newWorld(t, "v1.1", "[sync]\ntemplate = \"[a] {{.Text}}\"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	w := newWorld(t, "v1.1", fmt.Sprintf("[sync]\ntemplate = \"[a] {{.Text}}\"\n[http]\nlisten = %q\n", listen))
+	// ready waits for /readyz to answer 200: the monitor of the new
+	// config knows the session it was handed is up.
+	ready := func(t *testing.T) {
+		t.Helper()
+		waitFor(t, "/readyz to be ok", 20*time.Second, func() bool {
+			code, _, err := httpGet(ctx, "http://"+listen+"/readyz")
+			return err == nil && code == 200
+		})
+	}
 	d := w.start()
 	waitFor(t, "first start to be recorded", 30*time.Second, func() bool { return w.readState().Initialized })
 	waitFor(t, "the daemon's session", 30*time.Second, func() bool { return w.sessionCount() == 1 })
@@ -60,6 +76,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		w.server.AddTweet(twittertest.Tweet{Text: "two"})
 		want = append(want, "[b] two")
 		checkOnce(t, w.statuses(ctx, len(want)), want)
+		ready(t)
 		if n, gone := w.sessionCount(), countUnavailable(w); n != 1 || gone != 0 {
 			t.Errorf("%d logins and %d unavailable presences, want the one session kept", n, gone)
 		}
@@ -112,6 +129,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		if n := countUnavailable(w); n != gone+1 {
 			t.Errorf("%d unavailable presences, want %d: the old session closes cleanly", n, gone+1)
 		}
+		ready(t)
 		want = append(want, got[len(want):]...)
 		t.Logf("session reload during delivery: %s from SIGHUP to %q with %d statuses still pending; %d statuses each once", took.Round(time.Millisecond), "config reloaded", pendingAtReload, len(batch)+1)
 	})

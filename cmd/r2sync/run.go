@@ -41,7 +41,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return stateError(err)
 	}
 
-	r := &runner{e: e, cfgPath: *cfgPath, events: &sessionEvents{}, handler: &swapHandler{}}
+	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}}
 	// Bind before connecting anywhere: a taken port is a startup error.
 	srv, err := newHTTPServer(w.cfg.HTTP, r.handler, w.log)
 	if err != nil {
