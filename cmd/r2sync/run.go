@@ -48,15 +48,20 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		w.close()
 		return err
 	}
+	// The listener outlives reloads; it stops with the process, also when
+	// a generation fails without a signal.
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
 	httpDone := make(chan error, 1)
 	if srv != nil {
-		go func() { httpDone <- srv.Run(ctx) }()
+		go func() { httpDone <- srv.Run(httpCtx) }()
 	} else {
 		httpDone <- nil
 	}
 
 	w, err = r.loop(ctx, w)
 	defer w.close()
+	stopHTTP()
 	if herr := <-httpDone; err == nil && herr != nil {
 		err = herr
 	}

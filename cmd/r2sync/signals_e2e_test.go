@@ -25,7 +25,7 @@ func exitWithin(t *testing.T, d *daemonProc, start time.Time, limit time.Duratio
 		d.exited <- err
 		return err, time.Since(start)
 	case <-time.After(limit - time.Since(start)):
-		t.Fatalf("still running %s after SIGTERM; output:\n%s", limit, d.out)
+		t.Fatalf("still running %s later; output:\n%s", limit, d.out)
 		return nil, 0
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,4 +183,33 @@ listen = "192.0.2.1:9479"
 		t.Errorf("exit %d after %s, stderr %q; want 78 and one line naming http.listen", code, took, stderr)
 	}
 	t.Logf("listen on an address not here: exit %d after %s: %s", code, took.Round(time.Millisecond), line)
+}
+
+// TestRunStopsOnAStateCorruptedWhileRunning: a state file that turns
+// corrupt under the running daemon stops it (exit 65, EX_DATAERR) rather
+// than have it start over and re-post; the HTTP listener, which outlives
+// reloads, must not keep the process alive.
+func TestRunStopsOnAStateCorruptedWhileRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	w := newWorld(t, "v1.1", fmt.Sprintf("[http]\nlisten = %q\n", listen))
+	d := w.start()
+	waitFor(t, "first start to be recorded", 30*time.Second, func() bool { return w.readState().Initialized })
+	if err := os.WriteFile(w.state, []byte(`{"initialized": tru`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.server.AddTweet(twittertest.Tweet{Text: "after the corruption"})
+	start := time.Now()
+	err, took := exitWithin(t, d, start, 30*time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 65 || !strings.Contains(d.out.String(), "is corrupt") {
+		t.Errorf("exit %v after %s, want 65 naming the corrupt state; output:\n%s", err, took, d.out)
+	}
+	if n := len(texts(w.watcher.Statuses())); n != 0 {
+		t.Errorf("%d statuses after the corruption, want 0", n)
+	}
 }
