@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -93,6 +89,32 @@ type HTTP struct {
 	Listen string `toml:"listen"`
 }
 
+// MaxFileSize bounds what r2sync reads of a config file or a file it
+// names (ca_file): a path such as /dev/zero must be an error, not a read
+// that ends when memory does.
+const MaxFileSize = 1 << 20
+
+// maxSecretSize bounds a *_file secret.
+const maxSecretSize = 64 << 10
+
+// ReadFileMax reads the file at path, failing when it is larger than max
+// bytes.
+func ReadFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d KiB", path, max>>10)
+	}
+	return b, nil
+}
+
 // DefaultPath is where the configuration lives when neither --config nor
 // $R2SYNC_CONFIG names a file.
 const DefaultPath = "/etc/r2sync/config.toml"
@@ -151,9 +173,12 @@ func Load(path string) (Config, error) {
 // case and wrong types are errors naming the key and, where TOML knows
 // it, the line. It neither resolves secrets nor validates values.
 func Parse(r io.Reader) (Config, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return Config{}, fmt.Errorf("read: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return Config{}, fmt.Errorf("larger than %d KiB: not a config file", MaxFileSize>>10)
 	}
 	// A syntax error first: its "last key" would name an unrelated key.
 	var raw map[string]any
@@ -278,7 +303,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string, want fun
 				}
 				path = filepath.Join(base, path)
 			}
-			b, err := os.ReadFile(path)
+			b, err := ReadFileMax(path, maxSecretSize)
 			if err != nil {
 				return fmt.Errorf("%s_file: %w", s.key, err)
 			}
@@ -293,124 +318,4 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string, want fun
 		}
 	}
 	return nil
-}
-
-// twitterProblems checks the [twitter] API and credentials; the access
-// token only when requireAccess.
-func (c *Config) twitterProblems(requireAccess bool) []string {
-	var probs []string
-	add := func(key, rule string, got any) {
-		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
-	}
-	required := func(key string, v Secret) {
-		if v == "" {
-			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
-		}
-	}
-	switch c.Twitter.API {
-	case "", "v2", "v1.1":
-	default:
-		add("twitter.api", `must be "v2" or "v1.1", or empty to choose by api_base`, c.Twitter.API)
-	}
-	if c.Twitter.APIBase != "" {
-		if u, err := url.Parse(c.Twitter.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("twitter.api_base", "must be an http(s) URL such as \"https://api.x.com/2/\" or \"https://social.example/api/\"", c.Twitter.APIBase)
-		} else if !strings.HasSuffix(u.Path, "/") {
-			add("twitter.api_base", "must end with \"/\"", c.Twitter.APIBase)
-		} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			add("twitter.api_base", "must not have a query, fragment or user info", c.Twitter.APIBase)
-		}
-	}
-	required("twitter.consumer_key", c.Twitter.ConsumerKey)
-	required("twitter.consumer_secret", c.Twitter.ConsumerSecret)
-	if requireAccess {
-		required("twitter.access_token", c.Twitter.AccessToken)
-		required("twitter.access_secret", c.Twitter.AccessSecret)
-	}
-	return probs
-}
-
-// Validate checks every value and reports all problems in one line, each
-// naming the key, the rule and the value (never a secret's value).
-func (c *Config) Validate() error {
-	var probs []string
-	add := func(key, rule string, got any) {
-		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
-	}
-	required := func(key string, v Secret) {
-		if v == "" {
-			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
-		}
-	}
-
-	probs = append(probs, c.twitterProblems(true)...)
-	if d := c.Twitter.PollInterval.Duration; d < time.Second {
-		add("twitter.poll_interval", "must be at least 1s", d)
-	}
-	if d := c.Twitter.Timeout.Duration; d < time.Second || d > 5*time.Minute {
-		add("twitter.timeout", "must be between 1s and 5m", d)
-	}
-
-	if local, domain, ok := strings.Cut(c.Renren.JID, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(domain, "/@ ") {
-		add("renren.jid", "must be a bare JID such as \"123456@talk.xiaonei.com\"", c.Renren.JID)
-	}
-	required("renren.password", c.Renren.Password)
-	if c.Renren.Address != "" {
-		if host, port, err := net.SplitHostPort(c.Renren.Address); err != nil || host == "" || port == "" {
-			add("renren.address", "must be host:port such as \"talk.xiaonei.com:5222\"", c.Renren.Address)
-		}
-	}
-	if c.Renren.CAFile != "" {
-		if _, err := os.Stat(c.Renren.CAFile); err != nil {
-			add("renren.ca_file", "must be a readable PEM file", c.Renren.CAFile)
-		}
-	}
-	if c.Renren.Resource == "" || strings.ContainsAny(c.Renren.Resource, "/@") {
-		add("renren.resource", "must be a non-empty name without / or @", c.Renren.Resource)
-	}
-	if d := c.Renren.PingInterval.Duration; d < 5*time.Second || d > time.Hour {
-		add("renren.ping_interval", "must be between 5s and 1h", d)
-	}
-
-	if _, err := template.New("status").Option("missingkey=error").Parse(c.Sync.Template); err != nil {
-		add("sync.template", "must be a Go text/template: "+strings.TrimPrefix(err.Error(), "template: "), c.Sync.Template)
-	} else if c.Sync.Template == "" {
-		add("sync.template", "must not be empty", c.Sync.Template)
-	}
-	if c.Sync.MaxLength < 0 {
-		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
-	}
-
-	if c.State.File == "" {
-		add("state.file", "required", c.State.File)
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log.level", "must be debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "", "console", "json":
-	default:
-		add("log.format", "must be console or json", c.Log.Format)
-	}
-	if c.HTTP.Listen != "" && !validListen(c.HTTP.Listen) {
-		add("http.listen", "must be host:port with a port from 1 to 65535, such as \"127.0.0.1:9479\"", c.HTTP.Listen)
-	}
-	if len(probs) > 0 {
-		return errors.New(strings.Join(probs, "; "))
-	}
-	return nil
-}
-
-// validListen accepts "host:port" and ":port" with a numeric port.
-func validListen(addr string) bool {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || strings.ContainsAny(host, " /") {
-		return false
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n >= 1 && n <= 65535
 }

@@ -55,7 +55,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "wrong case", content: strings.Replace(minimal, "consumer_key =", "Consumer_Key =", 1), want: []string{"unknown key twitter.Consumer_Key", "did you mean twitter.consumer_key"}},
 		{name: "bare integer duration", content: strings.Replace(minimal, "[renren]", "poll_interval = 60\n[renren]", 1), want: []string{"line 6", "twitter.poll_interval", "quoted duration", "got 60"}},
 		{name: "bad duration", content: strings.Replace(minimal, "[renren]", "poll_interval = \"1 minute\"\n[renren]", 1), want: []string{"line 6", "twitter.poll_interval", `"1 minute"`}},
-		{name: "short poll interval", content: strings.Replace(minimal, "[renren]", "poll_interval = \"5ns\"\n[renren]", 1), want: []string{"twitter.poll_interval: must be at least 1s (got \"5ns\")"}},
+		{name: "short poll interval", content: strings.Replace(minimal, "[renren]", "poll_interval = \"5ns\"\n[renren]", 1), want: []string{"twitter.poll_interval: must be between 1s and 24h (got \"5ns\")"}},
 		{name: "wrong type", content: minimal + "[sync]\nmax_length = \"140\"\n", want: []string{"line 12", "sync.max_length", "incompatible types"}},
 		{name: "syntax", content: minimal + "[sync\n", want: []string{"line 12: expected '.' or ']'"}},
 		{name: "missing secret", content: strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), want: []string{"renren.password: required", "R2SYNC_RENREN_PASSWORD"}},
@@ -68,6 +68,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "api base with query", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://api.x.com/2/?a=b\"", 1), want: []string{"twitter.api_base: must not have a query"}},
 		{name: "api base without slash", content: strings.Replace(minimal, "[twitter]", "[twitter]\napi_base = \"https://example.org/api\"", 1), want: []string{"twitter.api_base: must end with \"/\""}},
 		{name: "value and file", content: strings.Replace(minimal, "[state]", "password_file = \"pw\"\n[state]", 1), want: []string{"renren.password and renren.password_file are both set"}},
+		{name: "endless secret file", content: strings.Replace(strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), "[state]", "password_file = \"/dev/zero\"\n[state]", 1), want: []string{"renren.password_file: /dev/zero is larger than 64 KiB"}},
+		{name: "endless ca file", content: strings.Replace(minimal, "[state]", "ca_file = \"/dev/zero\"\n[state]", 1), want: []string{`renren.ca_file: must be a readable PEM file (got "/dev/zero")`}},
+		{name: "huge config", content: minimal + "# " + strings.Repeat("x", 1<<20) + "\n", want: []string{"larger than 1024 KiB: not a config file"}},
 		{name: "missing secret file", content: strings.Replace(strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), "[state]", "password_file = \"nope\"\n[state]", 1), want: []string{"renren.password_file", "no such file"}},
 	}
 	for _, tt := range tests {

@@ -12,14 +12,23 @@ import (
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/statefile"
 )
 
 // Exit statuses, after sysexits.h where one fits.
 const (
-	exitOK     = 0
-	exitFail   = 1
-	exitUsage  = 2
-	exitConfig = 78 // EX_CONFIG
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+	// exitDataErr (EX_DATAERR) is for a corrupt state file: restarting
+	// cannot help until the user inspects or resets it.
+	exitDataErr    = 65
+	exitCantCreate = 73 // EX_CANTCREAT: the state cannot be written
+	// exitTempFail (EX_TEMPFAIL) is for a state file another `r2sync run`
+	// holds: not a fault of this config or this disk, and a later start,
+	// once the other one has ended, succeeds.
+	exitTempFail = 75
+	exitConfig   = 78 // EX_CONFIG
 )
 
 // command is one subcommand of r2sync.
@@ -35,6 +44,8 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
+	// reload receives a value per SIGHUP for `run`; nil means never.
+	reload <-chan struct{}
 }
 
 // exitError carries an exit status and a message already fit to print.
@@ -47,6 +58,24 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func configError(err error) error { return &exitError{code: exitConfig, err: err} }
+
+// stateError gives a state file that is corrupt, locked by another
+// daemon or cannot be written its exit status; other errors pass
+// unchanged.
+func stateError(err error) error {
+	var corrupt *statefile.CorruptError
+	var inUse *statefile.InUseError
+	var unwritable *statefile.UnwritableError
+	switch {
+	case errors.As(err, &corrupt):
+		return &exitError{code: exitDataErr, err: err}
+	case errors.As(err, &inUse):
+		return &exitError{code: exitTempFail, err: err}
+	case errors.As(err, &unwritable):
+		return &exitError{code: exitCantCreate, err: err}
+	}
+	return err
+}
 func usageError(format string, a ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
@@ -66,8 +95,8 @@ func commands() []command {
 }
 
 // run is the whole program; main only adds signals and the exit.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv, now: time.Now}
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv, now: time.Now, reload: reload}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -142,12 +171,7 @@ func configFlag(fs *flag.FlagSet) *string {
 // the default path, and builds the status renderer from its [sync]
 // section so that a template error is a config error too.
 func loadConfig(e *env, path string) (config.Config, *daemon.Renderer, error) {
-	if path == "" {
-		path = e.getenv("R2SYNC_CONFIG")
-	}
-	if path == "" {
-		path = config.DefaultPath
-	}
+	path = configPath(e, path)
 	cfg, err := config.Load(path)
 	if err != nil {
 		return config.Config{}, nil, configError(err)
@@ -157,6 +181,18 @@ func loadConfig(e *env, path string) (config.Config, *daemon.Renderer, error) {
 		return config.Config{}, nil, configError(fmt.Errorf("%s: sync.template: %w", path, err))
 	}
 	return cfg, r, nil
+}
+
+// configPath is the config file: flag, else $R2SYNC_CONFIG, else the
+// default path.
+func configPath(e *env, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := e.getenv("R2SYNC_CONFIG"); p != "" {
+		return p
+	}
+	return config.DefaultPath
 }
 
 // oneArg returns the single positional argument, or a usage error.

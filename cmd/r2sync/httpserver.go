@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,7 +32,15 @@ func newHTTPServer(c config.HTTP, h http.Handler, log *zap.Logger) (*httpServer,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("http.listen: %w", err)
+		err = fmt.Errorf("http.listen: %w", err)
+		// An address this machine does not have, or may not bind, is
+		// the config's fault: restarting would only fail again. A port
+		// in use may be freed.
+		var dns *net.DNSError
+		if errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EACCES) || (errors.As(err, &dns) && dns.IsNotFound) {
+			return nil, configError(err)
+		}
+		return nil, err
 	}
 	log = log.Named("http")
 	return &httpServer{

@@ -44,7 +44,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	}
 	st, err := statefile.New(cfg.State.File).Load(ctx)
 	if err != nil {
-		return err
+		return stateError(err)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	writeState(w, cfg.State.File, exists, st, e.now())

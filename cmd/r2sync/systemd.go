@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +24,7 @@ type monitor interface {
 // systemdNotifier speaks sd_notify for `r2sync run` under Type=notify:
 // READY=1 once the XMPP session is up and a poll succeeded, WATCHDOG=1
 // only while the mirror loop is alive, STATUS= with the monitor's summary,
-// and STOPPING=1 when ctx ends.
+// and STOPPING=1 when ctx ends (RELOADING=1 when it ends for a reload).
 type systemdNotifier struct {
 	// notify sends one message; sddaemon.SdNotify in production.
 	notify func(state string) error
@@ -97,7 +98,12 @@ func (n *systemdNotifier) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			send("STOPPING=1\nSTATUS=stopping")
+			if errors.Is(context.Cause(ctx), errReload) {
+				// READY=1 comes again from the next generation's notifier.
+				send("RELOADING=1\nSTATUS=reloading the config")
+			} else {
+				send("STOPPING=1\nSTATUS=stopping")
+			}
 			return nil
 		case <-session:
 			session = nil

@@ -139,3 +139,31 @@ func TestSystemdNotifierWithoutWatchdog(t *testing.T) {
 		t.Errorf("bad WATCHDOG_USEC: err %v", err)
 	}
 }
+
+// TestSystemdNotifierReload: a generation that ends for a reload tells
+// systemd RELOADING=1, not STOPPING=1; the next one sends READY=1 again.
+func TestSystemdNotifierReload(t *testing.T) {
+	sent := make(chan string, 10)
+	session := make(chan struct{})
+	close(session)
+	n := &systemdNotifier{
+		notify:  func(s string) error { sent <- s; return nil },
+		session: session,
+		mon:     &fakeMonitor{polled: make(chan struct{}), sum: "connected"},
+		log:     zap.NewNop(),
+		tick:    func(time.Duration) (<-chan time.Time, func()) { return nil, func() {} },
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	if got := <-sent; got != "STATUS=connected" {
+		t.Fatalf("first sd_notify %q", got)
+	}
+	cancel(errReload)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-sent; got != "RELOADING=1\nSTATUS=reloading the config" {
+		t.Errorf("at a reload: sd_notify %q, want RELOADING=1", got)
+	}
+}

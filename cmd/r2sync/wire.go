@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +21,7 @@ type wiring struct {
 	log      *zap.Logger
 	twitter  *twitter.Client
 	xmpp     renren.Options
+	caPEM    []byte // renren.ca_file's content, to tell whether a reload changed it
 	store    *statefile.Store
 }
 
@@ -40,11 +40,11 @@ func wire(e *env, cfgPath string) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
-	xopts, err := renrenOptions(cfg.Renren, log)
+	xopts, caPEM, err := renrenOptions(cfg.Renren, log)
 	if err != nil {
 		return nil, err
 	}
-	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, store: statefile.New(cfg.State.File)}, nil
+	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File)}, nil
 }
 
 func (w *wiring) close() { _ = w.log.Sync() }
@@ -69,9 +69,10 @@ func newTwitter(c config.Twitter, log *zap.Logger) (*twitter.Client, error) {
 	return client, nil
 }
 
-// renrenOptions builds the XMPP options from the [renren] section. A
-// ca_file adds to the system roots; verification always stays on.
-func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, error) {
+// renrenOptions builds the XMPP options from the [renren] section and
+// returns ca_file's content. A ca_file adds to the system roots;
+// verification always stays on.
+func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, error) {
 	opts := renren.Options{
 		JID:          c.JID,
 		Password:     c.Password.Value(),
@@ -83,20 +84,21 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, error) {
 		Logger:       log,
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := config.ReadFileMax(c.CAFile, config.MaxFileSize)
 		if err != nil {
-			return opts, configError(fmt.Errorf("renren.ca_file: %w", err))
+			return opts, nil, configError(fmt.Errorf("renren.ca_file: %w", err))
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return opts, configError(fmt.Errorf("renren.ca_file: no PEM certificate in %s", c.CAFile))
+			return opts, nil, configError(fmt.Errorf("renren.ca_file: no PEM certificate in %s", c.CAFile))
 		}
 		opts.RootCAs = pool
+		return opts, pem, nil
 	}
-	return opts, nil
+	return opts, nil, nil
 }
 
 func newFilter(c config.Sync) daemon.Filter {
