@@ -98,3 +98,25 @@ func saslFailure(err error) (string, bool) {
 func transientSASL(condition string) bool {
 	return condition == "temporary-auth-failure" || condition == "aborted"
 }
+
+// uncertainError wraps the error of a status that went out, at least in
+// part, on a live session that never confirmed it: the server may have
+// published it, so sending it again may post it twice. It has the
+// Uncertain method that daemon looks for (errors.As on an interface) and
+// does not import renren for.
+type uncertainError struct{ err error }
+
+func uncertain(err error) error { return &uncertainError{err: err} }
+
+func (e *uncertainError) Error() string {
+	return "status sent but not confirmed (it may have been published): " + e.err.Error()
+}
+
+func (e *uncertainError) Unwrap() error { return e.err }
+
+// Uncertain reports that the status may have been published.
+func (e *uncertainError) Uncertain() bool { return true }
+
+// errServerClosedStream is why a session ends when the server sends
+// </stream:stream>.
+var errServerClosedStream = errors.New("the server closed the stream")

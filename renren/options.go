@@ -58,6 +58,9 @@ type Options struct {
 	// Events hears when sessions come and go and when news-feed
 	// notifications arrive; nil means nobody listens.
 	Events Events
+
+	// dial replaces net.Dialer.DialContext; tests wrap connections with it.
+	dial dialFunc
 }
 
 // config is Options checked, with defaults applied.
@@ -71,6 +74,7 @@ type config struct {
 	dialTimeout                  time.Duration
 	log                          *zap.Logger
 	events                       Events
+	dial                         dialFunc
 }
 
 // resolve validates opts and applies the defaults. Its errors name the
@@ -101,6 +105,7 @@ func resolve(opts Options) (config, error) {
 		dialTimeout:  opts.DialTimeout,
 		log:          opts.Logger,
 		events:       opts.Events,
+		dial:         opts.dial,
 	}
 	if c.events == nil {
 		c.events = nopEvents{}
