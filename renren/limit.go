@@ -16,6 +16,10 @@ import (
 const (
 	maxStanzaBytes = 1 << 20
 	maxStanzaDepth = 256 // elements nested in one stanza
+	// maxAttributes bounds the attributes of one element: encoding/xml
+	// keeps each in a 48-byte xml.Attr and more, so a 1 MiB tag of
+	// " a=''" would take some 30 MiB. Stanzas carry a handful.
+	maxAttributes = 64
 )
 
 // limitError ends a connection whose server sent more than the limiter
@@ -94,6 +98,7 @@ type scanner struct {
 	p1    byte // the byte before, within the current construct
 	p2    byte // the byte before p1
 	head  int  // bytes of cdataHead matched
+	attrs int  // attribute values in the current start tag
 }
 
 // scan consumes b. It returns how many bytes of b it accepted and, once a
@@ -157,12 +162,15 @@ func (s *scanner) step(c byte) error {
 		case '!':
 			s.st = stBang
 		default:
-			s.st, s.p1 = stStartTag, c
+			s.st, s.p1, s.attrs = stStartTag, c, 0
 		}
 	case stStartTag:
 		switch c {
 		case '\'', '"':
 			s.st, s.quote = stAttr, c
+			if s.attrs++; s.attrs > maxAttributes {
+				return &limitError{what: "stanza", limit: fmt.Sprintf("with over %d attributes on one element", maxAttributes)}
+			}
 		case '>':
 			s.st = stText
 			if s.p1 == '/' { // <x/>: complete where it stands
