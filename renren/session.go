@@ -337,6 +337,8 @@ func (s *Session) disconnect(clean bool) {
 func (s *Session) onError(err error) {
 	if se, ok := libStreamError(err); ok {
 		err = se
+	} else if msg, ok := strings.CutPrefix(err.Error(), "NextStart "); ok {
+		err = errors.New(msg) // the library's prefix; it kept only the text
 	}
 	s.lost(s.tr.why(err))
 }

@@ -74,7 +74,7 @@ type transport struct {
 	nowOnce    sync.Once
 	done       chan struct{} // closed when the socket is closed
 	writers    atomic.Int32
-	wmu        sync.Mutex // one write at a time
+	wsem       chan struct{} // one write at a time; Close can give up on it
 
 	mu        sync.Mutex
 	raw       net.Conn // the TCP connection: closing it ends everything
@@ -118,6 +118,7 @@ func newTransport(ctx context.Context, c transportConfig) *transport {
 		readEnded:    make(chan struct{}),
 		closeNow:     make(chan struct{}),
 		done:         make(chan struct{}),
+		wsem:         make(chan struct{}, 1),
 	}
 }
 
@@ -270,8 +271,8 @@ func (t *transport) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer t.writers.Add(-1)
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
+	t.wsem <- struct{}{}
+	defer func() { <-t.wsem }()
 	t.mu.Lock()
 	conn, closed := t.conn, t.closed
 	if conn != nil && !closed && t.loggedIn && t.writeTimeout > 0 {
@@ -379,8 +380,9 @@ func (t *transport) close(wait time.Duration) {
 	if raw == nil {
 		return // Connect has not dialed yet and will see closed
 	}
-	if open {
+	if open && t.lockWrites(wait) {
 		_, _ = io.WriteString(conn, stanza.StreamClose)
+		<-t.wsem
 		if wait > 0 {
 			timer := time.NewTimer(wait)
 			select {
@@ -393,6 +395,28 @@ func (t *transport) close(wait time.Duration) {
 		}
 	}
 	_ = raw.Close()
+}
+
+// lockWrites takes the write lock, waiting at most wait for a write in
+// progress. A write that takes longer is stuck on a peer that does not
+// read, and the courtesy </stream:stream> is skipped.
+func (t *transport) lockWrites(wait time.Duration) bool {
+	select {
+	case t.wsem <- struct{}{}:
+		return true
+	default:
+	}
+	if wait <= 0 {
+		return false
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case t.wsem <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // useTransport puts t into c in place of the XMPPTransport that
