@@ -147,21 +147,26 @@ func (s *Session) send(ctx context.Context, p stanza.Packet) (wrote bool, err er
 	case r := <-res:
 		return finished(r)
 	case <-s.done:
-	case <-ctx.Done():
-	}
-	// Given up on; the write may still end at any moment.
-	select {
-	case r := <-res:
-		if r.err != nil {
-			return finished(r)
+		// The connection is being closed under the write, which ends
+		// soon; its count tells whether anything went out.
+		select {
+		case r := <-res:
+			if r.err != nil {
+				return r.n > 0, s.Err()
+			}
+			return true, s.Err()
+		case <-ctx.Done():
+			return true, ctx.Err()
 		}
-	default:
-		if ctx.Err() != nil {
+	case <-ctx.Done():
+		select {
+		case r := <-res: // finished just now
+			if wrote, err := finished(r); err != nil {
+				return wrote, err
+			}
+		default:
 			s.kill(errors.New("write did not complete"))
 		}
-	}
-	if ctx.Err() != nil {
 		return true, ctx.Err()
 	}
-	return true, s.Err()
 }
