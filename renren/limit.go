@@ -25,8 +25,10 @@ const (
 // limitError ends a connection whose server sent more than the limiter
 // allows.
 type limitError struct {
-	what  string // "stanza", "stream header", ...
-	limit string // "over 1 MiB", "nested over 256 elements deep"
+	what   string // "stanza", "stream header", ...
+	limit  string // "over 1 MiB", "nested over 256 elements deep"
+	syntax bool   // bytes that encoding/xml refuses too, or a directive
+	shape  bool   // too deep or too many attributes, rather than too big
 }
 
 func (e *limitError) Error() string { return "server sent a " + e.what + " " + e.limit }
@@ -169,7 +171,7 @@ func (s *scanner) step(c byte) error {
 		case '\'', '"':
 			s.st, s.quote = stAttr, c
 			if s.attrs++; s.attrs > maxAttributes {
-				return &limitError{what: "stanza", limit: fmt.Sprintf("with over %d attributes on one element", maxAttributes)}
+				return &limitError{what: "stanza", limit: fmt.Sprintf("with over %d attributes on one element", maxAttributes), shape: true}
 			}
 		case '>':
 			s.st = stText
@@ -184,7 +186,7 @@ func (s *scanner) step(c byte) error {
 				s.n = 0
 			}
 			if s.depth-1 > s.maxDepth {
-				return &limitError{what: "stanza", limit: fmt.Sprintf("nested over %d elements deep", s.maxDepth)}
+				return &limitError{what: "stanza", limit: fmt.Sprintf("nested over %d elements deep", s.maxDepth), shape: true}
 			}
 			return nil
 		}
@@ -215,11 +217,11 @@ func (s *scanner) step(c byte) error {
 		case '[':
 			s.st, s.head = stCDATAHead, 1
 		default:
-			return &limitError{what: "document type declaration", limit: "(<!...>), which XMPP forbids"}
+			return &limitError{what: "document type declaration", limit: "(<!...>), which XMPP forbids", syntax: true}
 		}
 	case stBangDash:
 		if c != '-' {
-			return &limitError{what: "malformed comment", limit: "(<!-)"}
+			return &limitError{what: "malformed comment", limit: "(<!-)", syntax: true}
 		}
 		s.st, s.p1, s.p2 = stComment, 0, 0
 	case stComment:
@@ -229,7 +231,7 @@ func (s *scanner) step(c byte) error {
 		s.p2, s.p1 = s.p1, c
 	case stCDATAHead:
 		if c != cdataHead[s.head] {
-			return &limitError{what: "malformed CDATA section", limit: "(<![)"}
+			return &limitError{what: "malformed CDATA section", limit: "(<![)", syntax: true}
 		}
 		s.head++
 		if s.head == len(cdataHead) {
