@@ -202,3 +202,27 @@ func procStatusKiB(t *testing.T, key string) int {
 	t.Fatalf("no %s in /proc/self/status", key)
 	return 0
 }
+
+// TestHostileLongErrorText: encoding/xml quotes a bad entity or element
+// name whole in its error, so a server could put half a megabyte into
+// every log line about the lost session. The text is cut.
+func TestHostileLongErrorText(t *testing.T) {
+	for _, send := range []string{
+		"<message><body>&" + strings.Repeat("b", 500<<10) + ";</body></message>",
+		"<message></" + strings.Repeat("b", 500<<10) + ">",
+	} {
+		srv := newServer(t, renrentest.Options{})
+		opts := clientOptions(t, srv, testUser+"@talk.xiaonei.com")
+		opts.Logger = zap.NewNop()
+		s := dial(t, opts)
+		if _, err := srv.SendRaw(strings.NewReader(send)); err != nil {
+			t.Fatal(err)
+		}
+		<-s.Done()
+		if msg := s.Err().Error(); len(msg) > 300 || !strings.Contains(msg, "bytes)") {
+			t.Errorf("Err() has %d bytes: %.100q…, want it cut", len(msg), msg)
+		} else {
+			t.Logf("Err() = %s", msg)
+		}
+	}
+}

@@ -232,7 +232,7 @@ func (s *Session) classify(addr string, err error) error {
 		}
 		return ae
 	}
-	return fmt.Errorf("connect to %s: %w", addr, err)
+	return fmt.Errorf("connect to %s: %w", addr, shorten(err))
 }
 
 func (s *Session) getTLSErr() error {
@@ -340,7 +340,7 @@ func (s *Session) onError(err error) {
 	} else if msg, ok := strings.CutPrefix(err.Error(), "NextStart "); ok {
 		err = errors.New(msg) // the library's prefix; it kept only the text
 	}
-	s.lost(s.tr.why(err))
+	s.lost(shorten(s.tr.why(err)))
 }
 
 // lost kills the session for a connection that ended under it.
