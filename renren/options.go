@@ -48,9 +48,12 @@ type Options struct {
 	PingInterval time.Duration
 	// PingTimeout bounds the wait for a ping reply; 0 means
 	// DefaultPingTimeout or half of PingInterval, whichever is shorter, so
-	// that a dead session is found within two ping intervals.
+	// that a dead session is found within two ping intervals. It also
+	// bounds each write on a live session and, at Close, the wait for the
+	// server to close its stream.
 	PingTimeout time.Duration
-	// DialTimeout bounds connecting and logging in; 0 means
+	// DialTimeout bounds connecting and logging in, each step included (the
+	// dial, the TLS handshake, SASL, binding); 0 means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
 	// Logger receives logs under the name "renren"; nil discards them.
