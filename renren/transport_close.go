@@ -109,4 +109,3 @@ func (t *transport) lockWrites(wait time.Duration) bool {
 		return false
 	}
 }
-
