@@ -172,7 +172,8 @@ func (c *Conn) watch(ctx context.Context, s *Session, interval time.Duration) er
 
 // SetStatus waits for a live session (until ctx ends) and publishes text
 // on it; see Session.SetStatus. It fails when that session dies before the
-// server confirmed the status, and with Run's error once Run has returned.
+// server confirmed the status (with an Uncertain error if the status went
+// out), and with Run's error once Run has returned.
 func (c *Conn) SetStatus(ctx context.Context, text string) error {
 	s, err := c.session(ctx)
 	if err != nil {

@@ -2,7 +2,9 @@ package renren
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"gosrc.io/xmpp"
 )
@@ -97,4 +99,54 @@ func saslFailure(err error) (string, bool) {
 // transientSASL lists the SASL conditions that a retry may cure.
 func transientSASL(condition string) bool {
 	return condition == "temporary-auth-failure" || condition == "aborted"
+}
+
+// uncertainError wraps the error of a status that went out, at least in
+// part, on a live session that never confirmed it: the server may have
+// published it, so sending it again may post it twice. It has the
+// Uncertain method that daemon looks for (errors.As on an interface) and
+// does not import renren for.
+type uncertainError struct{ err error }
+
+func uncertain(err error) error { return &uncertainError{err: err} }
+
+func (e *uncertainError) Error() string {
+	return "status sent but not confirmed (it may have been published): " + e.err.Error()
+}
+
+func (e *uncertainError) Unwrap() error { return e.err }
+
+// Uncertain reports that the status may have been published.
+func (e *uncertainError) Uncertain() bool { return true }
+
+// errServerClosedStream is why a session ends when the server sends
+// </stream:stream>.
+var errServerClosedStream = errors.New("the server closed the stream")
+
+// maxErrorText bounds the text of an error that quotes a server's bytes:
+// encoding/xml puts a whole entity or element name into its message
+// ("invalid character entity &aaaa…;"), and a hostile server can make that
+// a megabyte that would go into every log line and retry message.
+const maxErrorText = 200
+
+// truncatedError is an error whose text was cut to maxErrorText.
+type truncatedError struct {
+	err error
+	msg string
+}
+
+func (e *truncatedError) Error() string { return e.msg }
+func (e *truncatedError) Unwrap() error { return e.err }
+
+// shorten returns err, or err with its text cut when it is too long.
+func shorten(err error) error {
+	msg := err.Error()
+	if len(msg) <= maxErrorText {
+		return err
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return &truncatedError{err: err, msg: fmt.Sprintf("%s… (%d bytes)", msg[:cut], len(msg))}
 }

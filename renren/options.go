@@ -48,9 +48,12 @@ type Options struct {
 	PingInterval time.Duration
 	// PingTimeout bounds the wait for a ping reply; 0 means
 	// DefaultPingTimeout or half of PingInterval, whichever is shorter, so
-	// that a dead session is found within two ping intervals.
+	// that a dead session is found within two ping intervals. It also
+	// bounds each write on a live session and, at Close, the wait for the
+	// server to close its stream.
 	PingTimeout time.Duration
-	// DialTimeout bounds connecting and logging in; 0 means
+	// DialTimeout bounds connecting and logging in, each step included (the
+	// dial, the TLS handshake, SASL, binding); 0 means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
 	// Logger receives logs under the name "renren"; nil discards them.
@@ -58,6 +61,9 @@ type Options struct {
 	// Events hears when sessions come and go and when news-feed
 	// notifications arrive; nil means nobody listens.
 	Events Events
+
+	// dial replaces net.Dialer.DialContext; tests wrap connections with it.
+	dial dialFunc
 }
 
 // config is Options checked, with defaults applied.
@@ -71,6 +77,7 @@ type config struct {
 	dialTimeout                  time.Duration
 	log                          *zap.Logger
 	events                       Events
+	dial                         dialFunc
 }
 
 // resolve validates opts and applies the defaults. Its errors name the
@@ -101,6 +108,7 @@ func resolve(opts Options) (config, error) {
 		dialTimeout:  opts.DialTimeout,
 		log:          opts.Logger,
 		events:       opts.Events,
+		dial:         opts.dial,
 	}
 	if c.events == nil {
 		c.events = nopEvents{}

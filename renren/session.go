@@ -42,6 +42,7 @@ type Session struct {
 	cfg     config
 	log     *zap.Logger
 	client  *xmpp.Client
+	tr      *transport
 	router  *xmpp.Router
 	jid     string        // bound full JID
 	sem     chan struct{} // one status at a time
@@ -51,7 +52,7 @@ type Session struct {
 
 	connectDone  chan struct{} // closed when Client.Connect has returned
 	done         chan struct{} // closed when the session is dead
-	disconnected chan struct{} // closed when the library released the connection
+	disconnected chan struct{} // closed when the socket is closed and Connect has returned
 	discOnce     sync.Once
 
 	mu     sync.Mutex
@@ -75,13 +76,12 @@ func Dial(ctx context.Context, opts Options) (*Session, error) {
 		return nil, err
 	}
 	registerExtensions()
-	parent := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.dialTimeout,
 		fmt.Errorf("no session within %s: %w", cfg.dialTimeout, context.DeadlineExceeded))
 	defer cancel()
 	addr := cfg.dialAddress(ctx, net.DefaultResolver.LookupSRV)
 	for redirects := 0; ; redirects++ {
-		s, err := dialAddr(ctx, parent, cfg, addr)
+		s, err := dialAddr(ctx, cfg, addr)
 		if !errors.Is(err, errLoginStreamError) {
 			return s, err
 		}
@@ -106,9 +106,10 @@ func Dial(ctx context.Context, opts Options) (*Session, error) {
 	}
 }
 
-// dialAddr is one login attempt at addr. ctx bounds the login; parent is
-// the caller's context.
-func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, error) {
+// dialAddr is one login attempt at addr. ctx bounds the login: the dial,
+// the TLS handshake and every step of the negotiation. A failed attempt
+// has closed its connection when dialAddr returns or very soon after.
+func dialAddr(ctx context.Context, cfg config, addr string) (*Session, error) {
 	var err error
 	s := &Session{
 		cfg:          cfg,
@@ -120,15 +121,24 @@ func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, e
 		disconnected: make(chan struct{}),
 	}
 	s.router.HandleFunc("message", s.handleMessage)
+	s.tr = newTransport(ctx, transportConfig{
+		addr: addr,
+		// The stream 'to'. The server's 'from' is never compared with it,
+		// so Renren answering talk.renren.com from talk.xiaonei.com is fine.
+		domain:       cfg.domain,
+		tlsConfig:    cfg.tlsConfig(s.setTLSErr),
+		dial:         cfg.dial,
+		writeTimeout: cfg.pingTimeout,
+		onPeerClose:  func() { s.lost(errServerClosedStream) },
+	})
 	xc := &xmpp.Config{
+		// The transport dials addr and checks the certificate; these only
+		// keep NewClient from looking up SRV records and from making up
+		// defaults.
 		TransportConfiguration: xmpp.TransportConfiguration{
-			Address: addr,
-			// Domain is the stream 'to'. The server's 'from' is never
-			// compared with it, so Renren answering talk.renren.com from
-			// talk.xiaonei.com is fine.
+			Address:        addr,
 			Domain:         cfg.domain,
 			ConnectTimeout: int((cfg.dialTimeout + time.Second - 1) / time.Second),
-			TLSConfig:      cfg.tlsConfig(s.setTLSErr),
 		},
 		Jid:        cfg.bare + "/" + cfg.resource,
 		Credential: xmpp.Password(cfg.password),
@@ -139,9 +149,13 @@ func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, e
 	if err != nil {
 		return nil, fmt.Errorf("configure xmpp client: %w", err)
 	}
+	if err := useTransport(s.client, s.tr); err != nil {
+		return nil, fmt.Errorf("configure xmpp client: %w", err)
+	}
 
-	// Connect has no context and no read deadlines: run it aside and stop
-	// waiting when ctx ends. disconnect waits for it before closing.
+	// Connect has no context: run it aside and stop waiting when ctx ends.
+	// The transport ends its dial, handshake and reads with ctx too, and
+	// closing it makes Connect return.
 	res := make(chan error, 1)
 	go func() {
 		err := s.client.Connect()
@@ -155,26 +169,18 @@ func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, e
 		s.kill(err)
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	case <-s.done:
-		// The connection failed mid-login. Connect returns only after its
-		// own Disconnect waited up to ConnectTimeout for a stream close
-		// that will not come; a certificate error is known already, and
-		// anything else is worth that wait (past the dial deadline) to
-		// learn whether the login was rejected.
+		// The connection failed mid-login; Connect returns soon with the
+		// more telling error (a rejected login, a certificate), unless a
+		// certificate error or a stream error is known already.
 		if tlsErr := s.getTLSErr(); tlsErr != nil {
 			return nil, s.classify(addr, tlsErr)
 		}
 		if loginStreamError(s.Err()) {
-			// Connect would wait ConnectTimeout for a stream close that
-			// its read loop, already gone, can no longer see.
 			return nil, errLoginStreamError
 		}
-		t := time.NewTimer(time.Duration(xc.ConnectTimeout)*time.Second + time.Second)
-		defer t.Stop()
 		select {
 		case err = <-res:
-		case <-parent.Done():
-			return nil, fmt.Errorf("connect to %s: %w", addr, parent.Err())
-		case <-t.C:
+		case <-ctx.Done():
 			return nil, fmt.Errorf("connect to %s: %w", addr, s.Err())
 		}
 	}
@@ -183,7 +189,20 @@ func dialAddr(ctx, parent context.Context, cfg config, addr string) (*Session, e
 			s.kill(errLoginStreamError)
 			return nil, errLoginStreamError
 		}
-		err = s.classify(addr, err)
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			// The login deadline on the socket ran out, and ctx's own timer
+			// fires at any moment: report the deadline, not an i/o timeout.
+			<-ctx.Done()
+		}
+		if cause := context.Cause(ctx); cause != nil && s.tr.failed() == nil && s.getTLSErr() == nil {
+			err = cause
+		}
+		err = s.classify(addr, s.tr.why(err))
+		s.kill(err)
+		return nil, err
+	}
+	if err := s.tr.loginDone(); err != nil {
+		err = fmt.Errorf("connect to %s: %w", addr, err)
 		s.kill(err)
 		return nil, err
 	}
@@ -213,7 +232,7 @@ func (s *Session) classify(addr string, err error) error {
 		}
 		return ae
 	}
-	return fmt.Errorf("connect to %s: %w", addr, err)
+	return fmt.Errorf("connect to %s: %w", addr, shorten(err))
 }
 
 func (s *Session) getTLSErr() error {
@@ -251,127 +270,20 @@ func (s *Session) Healthy() bool { return s.healthy.Load() }
 // FeedEvents returns how many news-feed notifications arrived.
 func (s *Session) FeedEvents() int64 { return s.feeds.Load() }
 
-// SetStatus publishes text as the account's status and returns nil only
-// once the server has processed it: the presence is followed by a ping,
-// and since a stream is ordered, any reply to the ping (result or error)
-// proves the presence arrived. Characters XML 1.0 cannot carry are dropped.
-// Statuses are sent one at a time.
-func (s *Session) SetStatus(ctx context.Context, text string) error {
-	clean := daemon.SanitizeXML(text)
-	if strings.TrimSpace(clean) == "" {
-		return errors.New("set status: empty text")
-	}
-	if len(clean) != len(text) {
-		s.log.Debug("dropped characters xml cannot carry", zap.Int("bytes", len(text)-len(clean)))
-	}
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	case <-ctx.Done():
-		return fmt.Errorf("set status: %w", ctx.Err())
-	case <-s.done:
-		return fmt.Errorf("set status: %w", s.Err())
-	}
-	p := stanza.NewPresence(stanza.Attrs{})
-	p.Status = clean
-	if err := s.send(ctx, p); err != nil {
-		return fmt.Errorf("send status: %w", err)
-	}
-	if err := s.Ping(ctx); err != nil {
-		return fmt.Errorf("confirm status: %w", err)
-	}
-	return nil
-}
-
-// Ping sends an XEP-0199 ping and waits for the reply, at most
-// PingTimeout. An unanswered ping kills the session: that is how a
-// connection the server ended without an error is found.
-func (s *Session) Ping(ctx context.Context) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.pingTimeout)
-	defer cancel()
-	iq, err := stanza.NewIQ(stanza.Attrs{Type: stanza.IQTypeGet})
-	if err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
-	// No 'to': the server answers on behalf of the account (RFC 6120
-	// 10.3.3), whatever name it goes by.
-	iq.Payload = &ping{}
-	// Register the reply route before sending. Client.SendIQ registers it
-	// after the write, and a fast server's reply can come in between and be
-	// dropped.
-	replies := s.router.NewIQResultRoute(pctx, iq.Id)
-	if err := s.send(pctx, iq); err != nil {
-		go s.drain(replies)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("ping: %w", err)
-	}
-	start := time.Now()
-	select {
-	case reply := <-replies:
-		s.healthy.Store(true)
-		s.log.Debug("ping answered", zap.String("type", string(reply.Type)), zap.Duration("rtt", time.Since(start)))
-		return nil
-	case <-s.done:
-		go s.drain(replies)
-		return s.Err()
-	case <-pctx.Done():
-		go s.drain(replies)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		err := fmt.Errorf("no ping reply within %s", s.cfg.pingTimeout)
-		s.kill(err)
-		return err
-	}
-}
-
-// drain takes a late reply off a route that nobody waits for any more:
-// the library's router blocks on the unbuffered channel until someone does.
-func (s *Session) drain(replies <-chan stanza.IQ) {
-	select {
-	case <-replies:
-	case <-s.disconnected:
-	}
-}
-
-// send writes one stanza. Client.Send has no deadline, so it runs aside; if
-// ctx ends before the write completes the connection is declared dead.
-func (s *Session) send(ctx context.Context, p stanza.Packet) error {
-	if err := s.Err(); err != nil {
-		return err
-	}
-	res := make(chan error, 1)
-	go func() { res <- s.client.Send(p) }()
-	select {
-	case err := <-res:
-		if err != nil {
-			err = fmt.Errorf("write: %w", err)
-			s.kill(err)
-		}
-		return err
-	case <-s.done:
-		return s.Err()
-	case <-ctx.Done():
-		s.kill(errors.New("write did not complete"))
-		return ctx.Err()
-	}
-}
-
 // Close sends an unavailable presence, closes the stream and releases the
 // connection. It waits for the server to close its side until ctx ends.
 // Closing a dead session only releases it.
 func (s *Session) Close(ctx context.Context) error {
 	if s.Err() != nil {
-		s.disconnect()
+		// kill has started closing the connection: wait for the socket.
+		select {
+		case <-s.disconnected:
+		case <-ctx.Done():
+		}
 		return nil
 	}
 	var err error
-	if e := s.send(ctx, stanza.NewPresence(stanza.Attrs{Type: stanza.PresenceTypeUnavailable})); e != nil {
+	if _, e := s.send(ctx, stanza.NewPresence(stanza.Attrs{Type: stanza.PresenceTypeUnavailable})); e != nil {
 		err = fmt.Errorf("send unavailable presence: %w", e)
 	}
 	s.kill(ErrClosed)
@@ -397,29 +309,42 @@ func (s *Session) kill(err error) {
 	s.err = err
 	close(s.done)
 	s.mu.Unlock()
-	s.disconnect()
+	s.disconnect(errors.Is(err, ErrClosed))
 }
 
-// disconnect has the library send </stream:stream>, wait for the server's
-// (at most ConnectTimeout) and close the socket. The library's transport
-// is not safe to close while Connect still runs, so it waits for that.
-func (s *Session) disconnect() {
+// disconnect closes the connection: after Close, cleanly (</stream:stream>
+// and a wait of at most PingTimeout for the server's), else at once. The
+// transport may be closed while Connect runs, which then returns; waiting
+// for that means no library goroutine outlives disconnected.
+func (s *Session) disconnect(clean bool) {
 	s.discOnce.Do(func() {
 		go func() {
 			defer close(s.disconnected)
+			if clean {
+				s.tr.shutdown(s.cfg.pingTimeout)
+			} else {
+				_ = s.tr.Close()
+			}
 			<-s.connectDone
-			_ = s.client.Disconnect()
 		}()
 	})
 }
 
 // onError is the library's ErrorHandler: any error there means the
 // connection is gone. A stream error keeps its condition (conflict,
-// system-shutdown, ...) for the caller to act on.
+// system-shutdown, ...) for the caller to act on, and a limit the server
+// crossed is reported as such rather than as the decoder's read error.
 func (s *Session) onError(err error) {
 	if se, ok := libStreamError(err); ok {
 		err = se
+	} else if msg, ok := strings.CutPrefix(err.Error(), "NextStart "); ok {
+		err = errors.New(msg) // the library's prefix; it kept only the text
 	}
+	s.lost(shorten(s.tr.why(err)))
+}
+
+// lost kills the session for a connection that ended under it.
+func (s *Session) lost(err error) {
 	switch {
 	case s.Err() != nil: // already dead; the library reports the close it was asked for
 	case s.up.Load():

@@ -430,6 +430,11 @@ func (c *conn) presence(el *element) error {
 	}
 	c.srv.recordPresence(p)
 	c.log.Info("presence", zap.String("type", p.Type), zap.Bool("has_status", p.HasStatus), zap.String("status", p.Status))
+	if p.Type == "" && p.To == "" && p.HasStatus {
+		if err := c.misbehave(c.srv.afterStatus); err != nil {
+			return err
+		}
+	}
 	if p.Type == "" && p.To == "" && c.srv.feedEvents && !c.feedSent {
 		c.feedSent = true
 		return c.write(feedMessage(c.jid))

@@ -3,6 +3,7 @@ package renrentest
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -33,6 +34,55 @@ func (s *Server) StreamError(condition string) {
 		if c.ended.CompareAndSwap(false, true) {
 			_ = c.write(fmt.Sprintf("<stream:error><%s xmlns='%s'/></stream:error></stream:stream>", esc(condition), nsStreams))
 			_ = c.raw.Close()
+		}
+	}
+}
+
+// misbehave carries out f on this connection.
+func (c *conn) misbehave(f Fault) error {
+	if f.Send != "" {
+		if err := c.write(f.Send); err != nil {
+			return err
+		}
+	}
+	if f.Drop {
+		c.ended.Store(true)
+		_ = c.raw.Close()
+		return errDropped
+	}
+	return nil
+}
+
+// errDropped ends a connection the server dropped on purpose.
+var errDropped = errors.New("server dropped the connection")
+
+// SendRaw copies r, as it is, into the stream of the one bound session:
+// a hostile server's endless attribute or element name. It returns how
+// many bytes were written when r ends or a write fails (the client closed
+// the connection, or stopped reading for 10 s).
+func (s *Server) SendRaw(r io.Reader) (int64, error) {
+	conns := s.boundConns()
+	if len(conns) != 1 {
+		return 0, fmt.Errorf("%d bound sessions, want 1", len(conns))
+	}
+	return conns[0].copyFrom(r, make([]byte, 32<<10))
+}
+
+func (c *conn) copyFrom(r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if err := c.write(string(buf[:n])); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
 		}
 	}
 }

@@ -49,6 +49,21 @@ type Options struct {
 	// SeeOtherHostBeforeTLS it answers the very first (plain) stream so.
 	SeeOtherHost          string
 	SeeOtherHostBeforeTLS bool
+	// AfterStatus is how the server misbehaves right after it has recorded
+	// each status, before it reads on and so before it can answer the ping
+	// a client sends to confirm the status; the zero Fault does nothing.
+	AfterStatus Fault
+}
+
+// Fault is a hostile or broken server's answer to a status it has taken:
+// the status counts as received (Statuses lists it), but the client gets
+// no confirmation.
+type Fault struct {
+	// Send is written raw into the stream, e.g. an undefined entity
+	// "<message>&foo;</message>" or bytes that are not UTF-8.
+	Send string
+	// Drop closes the TCP connection, after Send if any.
+	Drop bool
 }
 
 // Status is a status post: an available broadcast presence with a <status/>.
@@ -84,6 +99,7 @@ type Server struct {
 
 	seeOtherHost          string
 	seeOtherHostBeforeTLS bool
+	afterStatus           Fault
 	silent                atomic.Bool
 
 	mu         sync.Mutex
@@ -144,6 +160,7 @@ func NewServer(opts Options) (*Server, error) {
 
 		seeOtherHost:          opts.SeeOtherHost,
 		seeOtherHostBeforeTLS: opts.SeeOtherHostBeforeTLS,
+		afterStatus:           opts.AfterStatus,
 	}
 	s.wg.Add(1)
 	go s.accept()

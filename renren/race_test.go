@@ -1,0 +1,5 @@
+//go:build race
+
+package renren
+
+const raceEnabled = true
