@@ -1,0 +1,176 @@
+package statefile
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/r2sync/r2sync/daemon"
+)
+
+// writeGeneration writes h and list as a new journal, then points
+// state.json at it, then removes what older generations left. Until the
+// rename of state.json the old generation stays the state, so a crash at
+// any point leaves the old state or the new one. The returned cache
+// holds the new state.
+func (s *Store) writeGeneration(old *cache, h head, list []daemon.Status) (*cache, error) {
+	dir, base := filepath.Dir(s.path), filepath.Base(s.path)
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	c := newCache()
+	c.exists = true
+	c.setHead(h)
+	c.id = journalID{Generation: old.id.Generation + 1, Nonce: hex.EncodeToString(nonce[:])}
+	c.jname = journalName(base, c.id.Generation)
+	jpath := filepath.Join(dir, c.jname)
+	committed := false
+	j, err := os.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write state journal: %w", err)
+	}
+	defer func() {
+		if !committed {
+			j.Close()
+			os.Remove(jpath)
+		}
+	}()
+	end, err := s.writeSnapshot(j, c, list)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sync(j); err != nil {
+		return nil, fmt.Errorf("sync state journal: %w", err)
+	}
+	// The journal's name must be durable before state.json names it.
+	if err := s.syncDir(dir); err != nil {
+		return nil, err
+	}
+	p, err := json.MarshalIndent(pointer{Format: format, Initialized: h.Initialized, Pending: journalRef{
+		Journal: c.jname, Generation: c.id.Generation, Nonce: c.id.Nonce,
+	}}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	p = append(p, '\n')
+	if err := s.replaceFile(p); err != nil {
+		return nil, err
+	}
+	committed = true
+	c.raw, c.journal, c.end, c.size = p, j, end, end
+	s.stats.snapshots.Add(1)
+	removeStale(dir, base, c.jname)
+	return c, nil
+}
+
+// writeSnapshot writes the first batch of a journal: its name, the queue
+// in lines of about chunkBytes, the head. It fills c's queue as it goes.
+func (s *Store) writeSnapshot(j *os.File, c *cache, list []daemon.Status) (int64, error) {
+	if err := s.fault("write"); err != nil {
+		return 0, fmt.Errorf("write state journal: %w", err)
+	}
+	cw := &countingWriter{w: j, n: &s.stats.bytes}
+	bw := bufio.NewWriterSize(cw, chunkBytes)
+	enc := newEncoder()
+	var line []byte
+	var err error
+	if line, err = enc.line(line[:0], recordOut{Journal: &c.id, More: true}); err != nil {
+		return 0, err
+	}
+	bw.Write(line)
+	r, size := recordOut{More: true}, 0
+	flush := func() error {
+		if len(r.Add) == 0 {
+			return nil
+		}
+		if line, err = enc.line(line[:0], r); err != nil {
+			return err
+		}
+		bw.Write(line)
+		r, size = recordOut{More: true}, 0
+		return nil
+	}
+	for _, st := range list {
+		raw, err := enc.status(st)
+		if err != nil {
+			return 0, err
+		}
+		if err := c.q.add(st, len(raw)); err != nil {
+			return 0, &InvalidError{Err: fmt.Errorf("pending: %w", err)}
+		}
+		if size+len(raw) > chunkBytes {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+		r.Add = append(r.Add, raw)
+		size += len(raw) + 1
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if line, err = enc.line(line[:0], recordOut{Head: &c.h}); err != nil {
+		return 0, err
+	}
+	bw.Write(line)
+	if err := bw.Flush(); err != nil {
+		return 0, fmt.Errorf("write state journal: %w", err)
+	}
+	return cw.total, nil
+}
+
+// replaceFile replaces state.json with b: temp file, fsync, rename, fsync
+// of the directory.
+func (s *Store) replaceFile(b []byte) error {
+	dir := filepath.Dir(s.path)
+	if err := s.fault("write"); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write state file: %w", err)
+	}
+	n, err := f.Write(b)
+	s.stats.bytes.Add(int64(n))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write state file: %w", err)
+	}
+	if err := s.sync(f); err != nil {
+		f.Close()
+		return fmt.Errorf("sync state file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("replace state file: %w", err)
+	}
+	return s.syncDir(dir)
+}
+
+// removeStale removes journals of other generations and temp files: under
+// the lock nobody else is writing them. Failures only leave litter.
+func removeStale(dir, base, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name != keep && (strings.HasPrefix(name, base+".journal.") || strings.HasPrefix(name, base+".tmp-")) {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
+}
+
