@@ -173,4 +173,3 @@ func removeStale(dir, base, keep string) {
 		}
 	}
 }
-
