@@ -18,7 +18,11 @@ type cache struct {
 	h     head
 	hsize int64 // encoded size of h
 	q     queue
+	disk
+}
 
+// disk is where the cached state lives.
+type disk struct {
 	exists  bool        // state.json exists
 	format1 bool        // state.json is format 1: the next write migrates it
 	v1info  os.FileInfo // the format-1 file as read
@@ -39,6 +43,60 @@ func (c *cache) close() {
 		c.journal.Close()
 		c.journal = nil
 	}
+}
+
+// adopt makes d, a new generation, where c lives.
+func (c *cache) adopt(d disk) {
+	c.close()
+	c.disk = d
+}
+
+// each yields the statuses of the queue after d, in order, for a
+// snapshot: d must be in order (see diff).
+func (c *cache) each(d delta) func(yield func(daemon.Status) error) error {
+	return func(yield func(daemon.Status) error) error {
+		gone := make(map[int64]bool, len(d.del))
+		for _, id := range d.del {
+			gone[id] = true
+		}
+		changed := make(map[int64]daemon.Status, len(d.set))
+		for _, st := range d.set {
+			changed[st.PostID] = st
+		}
+		for _, e := range c.q.items {
+			st, ok := changed[e.st.PostID]
+			switch {
+			case gone[e.st.PostID]:
+				continue
+			case !ok:
+				st = e.st
+			}
+			if err := yield(st); err != nil {
+				return err
+			}
+		}
+		for _, st := range d.add {
+			if err := yield(st); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// apply applies d, already saved, with the encoded sizes of its changed
+// and added statuses.
+func (c *cache) apply(d delta, setSize, addSize func(i int) int, h head) {
+	for _, id := range d.del {
+		_ = c.q.del(id) // checked by diff
+	}
+	for i, st := range d.set {
+		_ = c.q.set(st, setSize(i))
+	}
+	for i, st := range d.add {
+		_ = c.q.add(st, addSize(i))
+	}
+	c.setHead(h)
 }
 
 func (c *cache) setHead(h head) {
@@ -215,7 +273,7 @@ func (q *queue) add(st daemon.Status, size int) error {
 		return err
 	}
 	if _, dup := q.seqOf[st.PostID]; dup {
-		return fmt.Errorf("post %d queued twice", st.PostID)
+		return fmt.Errorf("post_id: post %d queued twice", st.PostID)
 	}
 	q.next++
 	q.items = append(q.items, entry{seq: q.next, size: int32(size + 1), st: st})

@@ -3,6 +3,7 @@ package statefile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,6 +153,16 @@ func TestCrashDuringNewGeneration(t *testing.T) {
 	}
 }
 
+// bigBroken is a format-1 file too large to read at once, cut short.
+func bigBroken() string {
+	var b strings.Builder
+	b.WriteString(`{"initialized": true, "pending": [`)
+	for i := range 200 {
+		fmt.Fprintf(&b, `{"post_id": "%d", "text": "x"},`, i+1)
+	}
+	return b.String()
+}
+
 func TestCorrupt(t *testing.T) {
 	const ptr = `{"format": 2, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
 	const hdr = `{"journal":{"generation":1,"nonce":"ab"},"more":true}` + "\n"
@@ -163,7 +174,13 @@ func TestCorrupt(t *testing.T) {
 		{name: "array", state: "[]", want: "not a JSON object"},
 		{name: "null", state: "null", want: "not a JSON object"},
 		{name: "empty", state: "", want: "not a JSON object"},
-		{name: "bad id", state: `{"last_id": "x"}`, want: `unmarshal "x" into int64`},
+		{name: "bad id", state: `{"last_id": "x"}`, want: `last_id: "x" is not a post id`},
+		{name: "numeric id", state: `{"last_id": 5}`, want: "last_id: json: cannot unmarshal number"},
+		{name: "repeated key", state: `{"initialized": true, "pending": [], "pending": []}`, want: `key "pending" appears twice`},
+		{name: "pending not a list", state: `{"initialized": true, "pending": {}}`, want: "pending: not a list"},
+		{name: "pending unknown field", state: `{"initialized": true, "pending": [{"post_id": "3", "txt": "x"}]}`, want: `pending[0]: json: unknown field "txt"`},
+		{name: "big and null", state: "null" + strings.Repeat(" ", 5000), want: "not a JSON object"},
+		{name: "big and broken", state: bigBroken(), want: "unexpected EOF"},
 		{name: "two objects", state: "{}\n{}", want: "trailing data"},
 		{name: "binary", state: "\x00\x00", want: "not a JSON object"},
 		{name: "negative cursor", state: `{"initialized": true, "last_id": "-5"}`, want: "last_id: must not be negative (got -5)"},

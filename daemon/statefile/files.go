@@ -1,6 +1,7 @@
 package statefile
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"github.com/r2sync/r2sync/daemon"
 )
 
 // format is the state.json format this package writes. Format 1 (no
@@ -64,53 +63,45 @@ func (s *Store) read() (*cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state file: %w", err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
+	c.exists = true
+	if fi.Size() > maxStateFile {
+		return nil, s.corrupt(fmt.Errorf("larger than %d MiB", maxStateFile>>20))
+	}
+	if fi.Size() > maxPointer {
+		// Only format 1 is this large: stream it.
+		br := bufio.NewReaderSize(f, chunkBytes)
+		if err := firstIsObject(br); err != nil {
+			return nil, s.corrupt(err)
+		}
+		if err := decodeFormat1(io.LimitReader(br, maxStateFile), c); err != nil {
+			return nil, s.corrupt(err)
+		}
+		c.format1, c.v1info = true, fi
+		return c, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPointer+1))
 	if err != nil {
 		return nil, fmt.Errorf("read state file: %w", err)
 	}
-	c.exists = true
-	if len(b) > maxStateFile {
-		return nil, s.corrupt(fmt.Errorf("larger than %d MiB", maxStateFile>>20))
+	if err := firstIsObject(bufio.NewReader(bytes.NewReader(b))); err != nil {
+		return nil, s.corrupt(err)
 	}
 	var sniff struct {
 		Format int `json:"format"`
-	}
-	if trimmed := bytes.TrimLeft(b, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		// `null` would decode as a zero State: a fresh install that
-		// forgets the cursor, the queue and the first-start guard.
-		return nil, s.corrupt(errors.New("not a JSON object"))
 	}
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&sniff); err != nil {
 		return nil, s.corrupt(err)
 	}
 	switch sniff.Format {
 	case 0:
-		var st daemon.State
-		if err := decodeStrict(b, &st); err != nil {
-			return nil, s.corrupt(err)
-		}
-		if err := st.Validate(); err != nil {
+		if err := decodeFormat1(bytes.NewReader(b), c); err != nil {
 			return nil, s.corrupt(err)
 		}
 		c.format1, c.v1info = true, fi
-		c.setHead(headOf(&st))
-		enc := newEncoder()
-		for _, p := range st.Pending {
-			raw, err := enc.status(p)
-			if err != nil {
-				return nil, err
-			}
-			if err := c.q.add(p, len(raw)); err != nil {
-				return nil, s.corrupt(fmt.Errorf("pending: %w", err))
-			}
-		}
 		return c, nil
 	case format:
 	default:
 		return nil, s.corrupt(fmt.Errorf("format %d is not one this r2sync reads (written by a newer r2sync?)", sniff.Format))
-	}
-	if len(b) > maxPointer {
-		return nil, s.corrupt(fmt.Errorf("larger than %d KiB for format %d", maxPointer>>10, format))
 	}
 	var p pointer
 	if err := decodeStrict(b, &p); err != nil {
@@ -242,6 +233,25 @@ func decodeStrict(b []byte, v any) error {
 		return errors.New("trailing data after the state object")
 	}
 	return nil
+}
+
+// firstIsObject checks that the first thing in r is a JSON object: `null`
+// would decode as a zero State, a fresh install that forgets the cursor,
+// the queue and the first-start guard.
+func firstIsObject(r *bufio.Reader) error {
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return errors.New("not a JSON object")
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return r.UnreadByte()
+		}
+		return errors.New("not a JSON object")
+	}
 }
 
 type countingWriter struct {

@@ -13,25 +13,22 @@ import (
 	"github.com/r2sync/r2sync/daemon"
 )
 
-// writeGeneration writes h and list as a new journal, then points
-// state.json at it, then removes what older generations left. Until the
-// rename of state.json the old generation stays the state, so a crash at
-// any point leaves the old state or the new one. The returned cache
-// holds the new state.
-func (s *Store) writeGeneration(old *cache, h head, list []daemon.Status) (*cache, error) {
+// writeGeneration writes h and the statuses each yields as the journal
+// of the generation after old's, then points state.json at it, then
+// removes what older generations left. Until the rename of state.json the
+// old generation stays the state, so a crash at any point leaves the old
+// state or the new one. It returns where the new generation lives.
+func (s *Store) writeGeneration(old *cache, h head, each func(yield func(daemon.Status) error) error) (disk, error) {
 	dir, base := filepath.Dir(s.path), filepath.Base(s.path)
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	c := newCache()
-	c.exists = true
-	c.setHead(h)
-	c.id = journalID{Generation: old.id.Generation + 1, Nonce: hex.EncodeToString(nonce[:])}
-	c.jname = journalName(base, c.id.Generation)
-	jpath := filepath.Join(dir, c.jname)
+	d := disk{exists: true, id: journalID{Generation: old.id.Generation + 1, Nonce: hex.EncodeToString(nonce[:])}}
+	d.jname = journalName(base, d.id.Generation)
+	jpath := filepath.Join(dir, d.jname)
 	committed := false
 	j, err := os.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("write state journal: %w", err)
+		return disk{}, fmt.Errorf("write state journal: %w", err)
 	}
 	defer func() {
 		if !committed {
@@ -39,37 +36,37 @@ func (s *Store) writeGeneration(old *cache, h head, list []daemon.Status) (*cach
 			os.Remove(jpath)
 		}
 	}()
-	end, err := s.writeSnapshot(j, c, list)
+	end, err := s.writeSnapshot(j, d.id, h, each)
 	if err != nil {
-		return nil, err
+		return disk{}, err
 	}
 	if err := s.sync(j); err != nil {
-		return nil, fmt.Errorf("sync state journal: %w", err)
+		return disk{}, fmt.Errorf("sync state journal: %w", err)
 	}
 	// The journal's name must be durable before state.json names it.
 	if err := s.syncDir(dir); err != nil {
-		return nil, err
+		return disk{}, err
 	}
 	p, err := json.MarshalIndent(pointer{Format: format, Initialized: h.Initialized, Pending: journalRef{
-		Journal: c.jname, Generation: c.id.Generation, Nonce: c.id.Nonce,
+		Journal: d.jname, Generation: d.id.Generation, Nonce: d.id.Nonce,
 	}}, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
+		return disk{}, fmt.Errorf("encode state: %w", err)
 	}
 	p = append(p, '\n')
 	if err := s.replaceFile(p); err != nil {
-		return nil, err
+		return disk{}, err
 	}
 	committed = true
-	c.raw, c.journal, c.end, c.size = p, j, end, end
+	d.raw, d.journal, d.end, d.size = p, j, end, end
 	s.stats.snapshots.Add(1)
-	removeStale(dir, base, c.jname)
-	return c, nil
+	removeStale(dir, base, d.jname)
+	return d, nil
 }
 
 // writeSnapshot writes the first batch of a journal: its name, the queue
-// in lines of about chunkBytes, the head. It fills c's queue as it goes.
-func (s *Store) writeSnapshot(j *os.File, c *cache, list []daemon.Status) (int64, error) {
+// in lines of about chunkBytes, the head.
+func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield func(daemon.Status) error) error) (int64, error) {
 	if err := s.fault("write"); err != nil {
 		return 0, fmt.Errorf("write state journal: %w", err)
 	}
@@ -78,7 +75,7 @@ func (s *Store) writeSnapshot(j *os.File, c *cache, list []daemon.Status) (int64
 	enc := newEncoder()
 	var line []byte
 	var err error
-	if line, err = enc.line(line[:0], recordOut{Journal: &c.id, More: true}); err != nil {
+	if line, err = enc.line(line[:0], recordOut{Journal: &id, More: true}); err != nil {
 		return 0, err
 	}
 	bw.Write(line)
@@ -94,26 +91,27 @@ func (s *Store) writeSnapshot(j *os.File, c *cache, list []daemon.Status) (int64
 		r, size = recordOut{More: true}, 0
 		return nil
 	}
-	for _, st := range list {
+	err = each(func(st daemon.Status) error {
 		raw, err := enc.status(st)
 		if err != nil {
-			return 0, err
-		}
-		if err := c.q.add(st, len(raw)); err != nil {
-			return 0, &InvalidError{Err: fmt.Errorf("pending: %w", err)}
+			return err
 		}
 		if size+len(raw) > chunkBytes {
 			if err := flush(); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		r.Add = append(r.Add, raw)
 		size += len(raw) + 1
+		return nil
+	})
+	if err == nil {
+		err = flush()
 	}
-	if err := flush(); err != nil {
+	if err != nil {
 		return 0, err
 	}
-	if line, err = enc.line(line[:0], recordOut{Head: &c.h}); err != nil {
+	if line, err = enc.line(line[:0], recordOut{Head: &h}); err != nil {
 		return 0, err
 	}
 	bw.Write(line)

@@ -236,8 +236,9 @@ type replayer struct {
 	c     *cache
 	name  string     // journal file name, for errors
 	want  *journalID // the first line must name this journal; nil when reading a tail
-	batch []recordIn
-	line  int // number of the first line of the current batch
+	batch []recordIn // read but not yet applied
+	lines int        // lines read of the current batch
+	line  int        // number of the first line of the current batch
 }
 
 // replay reads batches from r, which starts at a batch boundary, and
@@ -267,13 +268,22 @@ func (rp *replayer) replay(r io.Reader, firstLine int) (int64, error) {
 		if err := rp.check(rec, lr.n); err != nil {
 			return 0, err
 		}
+		rp.lines++
 		rp.batch = append(rp.batch, rec)
+		if rp.want != nil {
+			// The first batch is a snapshot, complete or damage: apply it
+			// line by line rather than hold a copy of a long queue.
+			if err := rp.apply(lr.n); err != nil {
+				return 0, err
+			}
+		}
 		if rec.More {
 			continue
 		}
-		if err := rp.apply(); err != nil {
+		if err := rp.apply(rp.line); err != nil {
 			return 0, err
 		}
+		rp.want, rp.lines = nil, 0
 		done = pos
 		rp.line = lr.n + 1
 	}
@@ -301,7 +311,7 @@ func (rp *replayer) restIsTorn(lr *lineReader) bool {
 
 // check enforces the shape of a batch.
 func (rp *replayer) check(rec recordIn, line int) error {
-	first := rp.want != nil && len(rp.batch) == 0
+	first := rp.want != nil && rp.lines == 0
 	switch {
 	case first && rec.Journal == nil:
 		return rp.errorf(line, "the first line does not name the journal")
@@ -318,11 +328,12 @@ func (rp *replayer) check(rec recordIn, line int) error {
 	return nil
 }
 
-// apply applies the complete batch in rp.batch.
-func (rp *replayer) apply() error {
+// apply applies the records in rp.batch, the first of them read at line
+// first.
+func (rp *replayer) apply(first int) error {
 	c := rp.c
 	for i, rec := range rp.batch {
-		line := rp.line + i
+		line := first + i
 		for _, id := range rec.Del {
 			if err := c.q.del(id); err != nil {
 				return rp.errorf(line, "del: %w", err)
@@ -354,7 +365,8 @@ func (rp *replayer) apply() error {
 			c.setHead(h)
 		}
 	}
-	rp.batch, rp.want = rp.batch[:0], nil
+	clear(rp.batch)
+	rp.batch = rp.batch[:0]
 	return nil
 }
 

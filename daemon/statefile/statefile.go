@@ -228,8 +228,8 @@ func (s *Store) update(ctx context.Context, n int, fn func(*daemon.State) error)
 // when there is no journal yet, when Initialized changes, when the change
 // is a reordering, or when dead batches outweigh the live state.
 func (s *Store) save(c *cache, w int, got []daemon.Status, full bool, d delta, inOrder bool, h head) error {
+	enc := newEncoder()
 	if c.journal != nil && inOrder && h.Initialized == c.h.Initialized {
-		enc := newEncoder()
 		lines, setRaw, addRaw, err := enc.batch(d, h)
 		if err != nil {
 			return err
@@ -239,13 +239,42 @@ func (s *Store) save(c *cache, w int, got []daemon.Status, full bool, d delta, i
 			return s.appendBatch(c, lines, d, setRaw, addRaw, h)
 		}
 	}
-	nc, err := s.writeGeneration(c, h, c.final(w, got, full))
+	if inOrder {
+		// Snapshot the cache with d applied on the fly, then apply d in
+		// place: no second copy of a long queue.
+		nd, err := s.writeGeneration(c, h, c.each(d))
+		if err != nil {
+			return err
+		}
+		c.apply(d, func(i int) int { return encodedSize(enc, d.set[i]) }, func(i int) int { return encodedSize(enc, d.add[i]) }, h)
+		c.adopt(nd)
+		return nil
+	}
+	list := c.final(w, got, full)
+	nc := newCache()
+	for _, st := range list {
+		if err := nc.q.add(st, encodedSize(enc, st)); err != nil {
+			return &InvalidError{Err: fmt.Errorf("pending: %w", err)}
+		}
+	}
+	nc.setHead(h)
+	nd, err := s.writeGeneration(c, h, nc.each(delta{}))
 	if err != nil {
 		return err
 	}
+	nc.adopt(nd)
 	c.close()
 	s.c = nc
 	return nil
+}
+
+// encodedSize is the size of st in a journal line.
+func encodedSize(enc *encoder, st daemon.Status) int {
+	raw, err := enc.status(st)
+	if err != nil {
+		return len(st.Text) + 100
+	}
+	return len(raw)
 }
 
 // appendBatch appends one batch to the journal, fsyncs it and applies it
@@ -288,16 +317,7 @@ func (s *Store) appendBatch(c *cache, lines []byte, d delta, setRaw, addRaw []js
 	s.stats.appends.Add(1)
 	c.end += int64(len(lines))
 	c.size = c.end
-	for _, id := range d.del {
-		_ = c.q.del(id) // checked by diff
-	}
-	for i, st := range d.set {
-		_ = c.q.set(st, len(setRaw[i]))
-	}
-	for i, st := range d.add {
-		_ = c.q.add(st, len(addRaw[i]))
-	}
-	c.setHead(h)
+	c.apply(d, func(i int) int { return len(setRaw[i]) }, func(i int) int { return len(addRaw[i]) }, h)
 	return nil
 }
 
