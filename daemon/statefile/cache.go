@@ -32,6 +32,7 @@ type disk struct {
 	jname   string   // journal file name, in the state file's directory
 	journal *os.File // nil without a journal
 	end     int64    // bytes of complete batches
+	lines   int      // lines of complete batches
 	size    int64    // the journal's size at the last look; more than end after a torn write
 }
 

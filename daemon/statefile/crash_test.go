@@ -279,3 +279,43 @@ func TestTornTailIgnored(t *testing.T) {
 		})
 	}
 }
+
+// Damage that another process appended while this one had the state in
+// memory is found under the lock and named by its line in the journal.
+func TestDamageInTailNamesTheLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := statefile.New(path)
+	defer s.Close()
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 5; return nil })
+	mustUpdate(t, s, func(st *daemon.State) error { st.Mirrored = 1; return nil })
+	f, err := os.OpenFile(path+".journal.1", os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"del":["9"],"head":{"initialized":true,"last_id":"5","mirrored":1}}` + "\n")
+	f.Close()
+	_, err = s.Load(context.Background())
+	if !errors.As(err, new(*statefile.CorruptError)) || !strings.Contains(err.Error(), "line 4: del: post 9 is not pending") {
+		t.Errorf("Load = %v, want the damage at line 4", err)
+	}
+}
+
+// No write may make the journal unreadable: a status longer than a
+// journal line may be is refused, and nothing is saved.
+func TestOverlongStatusRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := statefile.New(path)
+	defer s.Close()
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized = true; return nil })
+	huge := strings.Repeat("\x01", 2<<20) // escaped as \u0001: 12 MiB of JSON
+	_, err := s.Update(context.Background(), func(st *daemon.State) error {
+		st.Pending = append(st.Pending, status(1, huge))
+		return nil
+	})
+	if !errors.As(err, new(*statefile.InvalidError)) {
+		t.Fatalf("Update = %v, want an InvalidError", err)
+	}
+	if st := mustLoad(t, statefile.New(path)); len(st.Pending) != 0 {
+		t.Errorf("pending %d after a refused update", len(st.Pending))
+	}
+}

@@ -125,7 +125,7 @@ func (s *Store) read() (*cache, error) {
 	}
 	c.journal = j
 	rp := &replayer{c: c, name: c.jname, want: &c.id}
-	end, err := rp.replay(j, 1)
+	end, lines, err := rp.replay(j, 1)
 	if err == nil && c.h.Initialized != p.Initialized {
 		err = fmt.Errorf("initialized is %t in state.json but %t in the journal", p.Initialized, c.h.Initialized)
 	}
@@ -138,7 +138,7 @@ func (s *Store) read() (*cache, error) {
 		c.close()
 		return nil, fmt.Errorf("read state journal: %w", err)
 	}
-	c.end, c.size = end, jfi.Size()
+	c.end, c.lines, c.size = end, lines, jfi.Size()
 	return c, nil
 }
 
@@ -191,11 +191,12 @@ func (c *cache) readTail() (bool, error) {
 		return false, nil
 	}
 	rp := &replayer{c: c, name: c.jname}
-	n, err := rp.replay(io.NewSectionReader(c.journal, c.end, c.size-c.end), 0)
+	n, lines, err := rp.replay(io.NewSectionReader(c.journal, c.end, c.size-c.end), c.lines+1)
 	if err != nil {
 		return false, err
 	}
 	c.end += n
+	c.lines += lines
 	return true, nil
 }
 
@@ -208,12 +209,17 @@ func (s *Store) sync(f *os.File) error {
 }
 
 func (s *Store) syncDir(dir string) error {
+	s.stats.syncs.Add(1)
+	return syncDir(dir)
+}
+
+// syncDir makes the entries of dir (a rename, a new file) durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync state directory: %w", err)
 	}
 	defer d.Close()
-	s.stats.syncs.Add(1)
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync state directory: %w", err)
 	}

@@ -36,7 +36,7 @@ func (s *Store) writeGeneration(old *cache, h head, each func(yield func(daemon.
 			os.Remove(jpath)
 		}
 	}()
-	end, err := s.writeSnapshot(j, d.id, h, each)
+	end, lines, err := s.writeSnapshot(j, d.id, h, each)
 	if err != nil {
 		return disk{}, err
 	}
@@ -58,7 +58,7 @@ func (s *Store) writeGeneration(old *cache, h head, each func(yield func(daemon.
 		return disk{}, err
 	}
 	committed = true
-	d.raw, d.journal, d.end, d.size = p, j, end, end
+	d.raw, d.journal, d.end, d.lines, d.size = p, j, end, lines, end
 	s.stats.snapshots.Add(1)
 	removeStale(dir, base, d.jname)
 	return d, nil
@@ -66,19 +66,21 @@ func (s *Store) writeGeneration(old *cache, h head, each func(yield func(daemon.
 
 // writeSnapshot writes the first batch of a journal: its name, the queue
 // in lines of about chunkBytes, the head.
-func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield func(daemon.Status) error) error) (int64, error) {
+func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield func(daemon.Status) error) error) (int64, int, error) {
 	if err := s.fault("write"); err != nil {
-		return 0, fmt.Errorf("write state journal: %w", err)
+		return 0, 0, fmt.Errorf("write state journal: %w", err)
 	}
+	lines := 0
 	cw := &countingWriter{w: j, n: &s.stats.bytes}
 	bw := bufio.NewWriterSize(cw, chunkBytes)
 	enc := newEncoder()
 	var line []byte
 	var err error
 	if line, err = enc.line(line[:0], recordOut{Journal: &id, More: true}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	bw.Write(line)
+	lines++
 	r, size := recordOut{More: true}, 0
 	flush := func() error {
 		if len(r.Add) == 0 {
@@ -88,6 +90,7 @@ func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield 
 			return err
 		}
 		bw.Write(line)
+		lines++
 		r, size = recordOut{More: true}, 0
 		return nil
 	}
@@ -109,16 +112,17 @@ func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield 
 		err = flush()
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if line, err = enc.line(line[:0], recordOut{Head: &h}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	bw.Write(line)
+	lines++
 	if err := bw.Flush(); err != nil {
-		return 0, fmt.Errorf("write state journal: %w", err)
+		return 0, 0, fmt.Errorf("write state journal: %w", err)
 	}
-	return cw.total, nil
+	return cw.total, lines, nil
 }
 
 // replaceFile replaces state.json with b: temp file, fsync, rename, fsync

@@ -125,11 +125,15 @@ func (e *encoder) status(st daemon.Status) (json.RawMessage, error) {
 	return bytes.Clone(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})), nil
 }
 
-// line appends r as one line to out.
+// line appends r as one line to out. A line the reader would refuse is
+// refused here, so that no write can make the journal unreadable.
 func (e *encoder) line(out []byte, r recordOut) ([]byte, error) {
 	e.buf.Reset()
 	if err := e.enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("encode journal line: %w", err)
+	}
+	if e.buf.Len() > maxLine {
+		return nil, &InvalidError{Err: fmt.Errorf("a journal line of %d bytes is more than the %d MiB a line may take (a status or the posted list is too long)", e.buf.Len(), maxLine>>20)}
 	}
 	return append(out, e.buf.Bytes()...), nil
 }
@@ -241,10 +245,11 @@ type replayer struct {
 	line  int        // number of the first line of the current batch
 }
 
-// replay reads batches from r, which starts at a batch boundary, and
-// applies each complete one to rp.c. It returns how many bytes the
-// complete batches took; what follows them is an unfinished write.
-func (rp *replayer) replay(r io.Reader, firstLine int) (int64, error) {
+// replay reads batches from r, which starts at a batch boundary (line
+// firstLine of the journal), and applies each complete one to rp.c. It
+// returns how many bytes and lines the complete batches took; what follows
+// them is an unfinished write.
+func (rp *replayer) replay(r io.Reader, firstLine int) (int64, int, error) {
 	lr := newLineReader(r)
 	lr.n = firstLine - 1
 	var done, pos int64 // bytes of applied batches; bytes read
@@ -255,7 +260,7 @@ func (rp *replayer) replay(r io.Reader, firstLine int) (int64, error) {
 			break
 		}
 		if err != nil {
-			return 0, rp.errorf(lr.n+1, "%w", err)
+			return 0, 0, rp.errorf(lr.n+1, "%w", err)
 		}
 		pos += int64(len(line)) + 1
 		rec, torn, err := decodeRecord(line)
@@ -263,10 +268,10 @@ func (rp *replayer) replay(r io.Reader, firstLine int) (int64, error) {
 			if torn && rp.restIsTorn(lr) {
 				break
 			}
-			return 0, rp.errorf(lr.n, "%w", err)
+			return 0, 0, rp.errorf(lr.n, "%w", err)
 		}
 		if err := rp.check(rec, lr.n); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		rp.lines++
 		rp.batch = append(rp.batch, rec)
@@ -274,24 +279,24 @@ func (rp *replayer) replay(r io.Reader, firstLine int) (int64, error) {
 			// The first batch is a snapshot, complete or damage: apply it
 			// line by line rather than hold a copy of a long queue.
 			if err := rp.apply(lr.n); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		if rec.More {
 			continue
 		}
 		if err := rp.apply(rp.line); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		rp.want, rp.lines = nil, 0
 		done = pos
 		rp.line = lr.n + 1
 	}
 	if rp.want != nil {
-		return 0, rp.errorf(rp.line, "the journal ends inside its first batch")
+		return 0, 0, rp.errorf(rp.line, "the journal ends inside its first batch")
 	}
 	rp.batch = nil
-	return done, nil
+	return done, rp.line - firstLine, nil
 }
 
 // restIsTorn reports whether nothing after a line that is not JSON looks

@@ -17,6 +17,7 @@
 package statefile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -316,6 +317,7 @@ func (s *Store) appendBatch(c *cache, lines []byte, d delta, setRaw, addRaw []js
 	}
 	s.stats.appends.Add(1)
 	c.end += int64(len(lines))
+	c.lines += bytes.Count(lines, []byte{'\n'})
 	c.size = c.end
 	c.apply(d, func(i int) int { return len(setRaw[i]) }, func(i int) int { return len(addRaw[i]) }, h)
 	return nil
