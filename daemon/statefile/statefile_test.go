@@ -470,3 +470,56 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	}
 }
+
+// A delivery and a poll's batch of queued statuses each cost one append
+// and one fsync, however long the queue; issue 14 counts on it.
+func TestOneFsyncPerUpdate(t *testing.T) {
+	ctx := context.Background()
+	s := statefile.New(filepath.Join(t.TempDir(), "state.json"))
+	defer s.Close()
+	fill(t, s, 1000)
+	for _, tt := range []struct {
+		name string
+		do   func() error
+	}{
+		{"queue 50", func() error {
+			_, _, err := s.UpdateFront(ctx, 0, func(st *daemon.State) error {
+				for i := range 50 {
+					st.Pending = append(st.Pending, status(int64(5000+i), "queued"))
+				}
+				st.LastID = 5049
+				return nil
+			})
+			return err
+		}},
+		{"deliver", func() error {
+			_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+				st.Pending = st.Pending[1:]
+				st.Mirrored++
+				return nil
+			})
+			return err
+		}},
+		{"count an attempt", func() error {
+			_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+				st.Pending[0].Attempts++
+				return nil
+			})
+			return err
+		}},
+		{"look", func() error { _, _, err := s.LoadFront(ctx, 1); return err }},
+	} {
+		before := s.Stats()
+		if err := tt.do(); err != nil {
+			t.Fatal(err)
+		}
+		after := s.Stats()
+		want := int64(1)
+		if tt.name == "look" {
+			want = 0
+		}
+		if got := after.Syncs - before.Syncs; got != want || after.Snapshots != before.Snapshots {
+			t.Errorf("%s: %d fsyncs, %d snapshots; want %d and none", tt.name, got, after.Snapshots-before.Snapshots, want)
+		}
+	}
+}
