@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"math/rand/v2"
+	"syscall"
 	"time"
 )
 
@@ -59,3 +60,17 @@ func (b *Backoff) Next() time.Duration {
 
 // Reset starts over from min, after a success.
 func (b *Backoff) Reset() { b.cur = 0 }
+
+// isUncertain reports whether err says a status was written to a live
+// session but never acknowledged (a method Uncertain() bool returning
+// true), so that it may have been published.
+func isUncertain(err error) bool {
+	var u interface{ Uncertain() bool }
+	return errors.As(err, &u) && u.Uncertain()
+}
+
+// isDiskFull reports whether err is the file system saying it has no room
+// (or no quota) left.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +15,16 @@ import (
 // PermanentErrorBackoff is how long the poller waits after an error that
 // needs the user's attention, such as rejected credentials.
 const PermanentErrorBackoff = 15 * time.Minute
+
+// MaxPollWait bounds the wait between polls, whatever a rate-limit answer
+// or the Source's Pacer asks for, unless the poll interval itself is
+// longer: one header saying "reset in 100 years" must not stop mirroring.
+// It leaves room for X's 15-minute window and a margin.
+const MaxPollWait = 20 * time.Minute
+
+// PollTimeout bounds one poll (fetch, render, queue), so that a source
+// that never answers cannot stop the poller for good.
+const PollTimeout = 5 * time.Minute
 
 // Filter says which posts become statuses.
 type Filter struct {
@@ -47,6 +59,10 @@ type Config struct {
 	Grace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// After returns a channel that receives once d has passed; the loops
+	// wait on it between polls and retries. Nil means time.After. Tests
+	// pass a fake to see the waits and end them at once.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // DefaultGrace is the default Config.Grace: short enough that a SIGTERM is
@@ -60,7 +76,13 @@ type Mirror struct {
 	cfg    Config
 	log    *zap.Logger
 	now    func() time.Time
+	after  func(time.Duration) <-chan time.Time
 	queued chan struct{} // wakes the deliverer; capacity 1
+
+	cursorChecked atomic.Bool // the start-up check of the cursor against the newest post ran
+
+	stateMu      sync.Mutex
+	stateFailing atomic.Bool // a state write failed and none succeeded since
 }
 
 // NewMirror returns a Mirror. Source, Sink, Store and Renderer are required.
@@ -81,13 +103,17 @@ func NewMirror(cfg Config) *Mirror {
 	if now == nil {
 		now = time.Now
 	}
-	return &Mirror{cfg: cfg, log: cfg.Logger.Named("mirror"), now: now, queued: make(chan struct{}, 1)}
+	after := cfg.After
+	if after == nil {
+		after = time.After
+	}
+	return &Mirror{cfg: cfg, log: cfg.Logger.Named("mirror"), now: now, after: after, queued: make(chan struct{}, 1)}
 }
 
 // Run mirrors until ctx ends. It returns nil on cancellation and an error
 // only for faults that retrying cannot fix, such as an unreadable state file.
 func (m *Mirror) Run(ctx context.Context) error {
-	if _, err := m.cfg.Store.Load(ctx); err != nil {
+	if _, _, err := m.loadFront(ctx, 0); err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
@@ -100,197 +126,50 @@ func (m *Mirror) Run(ctx context.Context) error {
 	return err
 }
 
-// Init records the newest post on a first start so that older posts are not
-// mirrored. It does nothing when the state is already initialized.
-func (m *Mirror) Init(ctx context.Context) error {
-	st, err := m.cfg.Store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("load state: %w", err)
-	}
-	if st.Initialized {
-		return nil
-	}
-	newest, err := m.cfg.Source.Newest(ctx)
-	if err != nil {
-		return fmt.Errorf("find newest post: %w", err)
-	}
-	_, err = m.cfg.Store.Update(ctx, func(s *State) error {
-		if s.Initialized {
-			return nil
-		}
-		s.Initialized = true
-		s.LastID = max(s.LastID, newest)
-		s.prunePosted()
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	m.log.Info("first start: older posts are not mirrored", zap.Int64("newest_id", newest))
-	return nil
-}
-
-// PollOnce initializes the state if needed, fetches new posts and queues
-// their statuses. It returns how many statuses it queued.
-func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
-	if err := m.Init(ctx); err != nil {
-		return 0, err
-	}
-	st, err := m.cfg.Store.Load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("load state: %w", err)
-	}
-	posts, err := m.cfg.Source.Since(ctx, st.LastID)
-	if err != nil {
-		return 0, fmt.Errorf("fetch posts: %w", err)
-	}
-	if len(posts) == 0 {
-		return 0, nil
-	}
-	queued := 0
-	st, err = m.cfg.Store.Update(ctx, func(s *State) error {
-		queued = 0
-		for _, p := range posts {
-			// Re-read under the lock: `post` may have claimed a post meanwhile.
-			if p.ID <= s.LastID {
-				continue
-			}
-			s.LastID = p.ID
-			if reason := m.skip(s, p); reason != "" {
-				m.log.Info("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", reason))
-				m.cfg.Observer.Skipped(reason)
-				continue
-			}
-			text, err := m.cfg.Renderer.Render(p)
-			if err != nil {
-				m.log.Error("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", "render"), zap.Error(err))
-				m.cfg.Observer.Skipped("render")
-				continue
-			}
-			if text == "" {
-				m.log.Info("post skipped", zap.Int64("post_id", p.ID), zap.String("reason", "empty"))
-				m.cfg.Observer.Skipped("empty")
-				continue
-			}
-			s.Pending = append(s.Pending, Status{PostID: p.ID, Text: text, QueuedAt: m.now()})
-			queued++
-		}
-		s.prunePosted()
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("save state: %w", err)
-	}
-	m.cfg.Observer.Pending(len(st.Pending))
-	if queued > 0 {
-		m.log.Info("statuses queued", zap.Int("count", queued))
-		m.wakeDeliverer()
-	}
-	return queued, nil
-}
-
-func (m *Mirror) skip(s *State, p Post) string {
-	if s.takePosted(p.ID) {
-		return "posted by r2sync post"
-	}
-	return m.cfg.Filter.skipReason(p)
-}
-
-// DeliverOnce sends the pending statuses in order until none is left. Each
-// is removed from the state only after the Sink confirmed it, so a crash
-// can repeat at most the one status in flight and never lose one.
-func (m *Mirror) DeliverOnce(ctx context.Context) (int, error) {
-	delivered := 0
-	for {
-		st, err := m.cfg.Store.Load(ctx)
-		if err != nil {
-			return delivered, fmt.Errorf("load state: %w", err)
-		}
-		if len(st.Pending) == 0 {
-			return delivered, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return delivered, err
-		}
-		next := st.Pending[0]
-		if err := m.deliver(ctx, next); err != nil {
-			return delivered, err
-		}
-		delivered++
-	}
-}
-
-// deliver sends one status and removes it from the queue. A shutdown does
-// not interrupt it at once: cutting the send between the server's receipt
-// and the state update would repeat the status after a restart, so it
-// gets Config.Grace to finish.
-func (m *Mirror) deliver(parent context.Context, next Status) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	defer cancel()
-	stop := context.AfterFunc(parent, func() { time.AfterFunc(m.cfg.Grace, cancel) })
-	defer stop()
-
-	if err := m.cfg.Sink.SetStatus(ctx, next.Text); err != nil {
-		m.cfg.Observer.DeliveryFailed(err)
-		return fmt.Errorf("set status for post %d: %w", next.PostID, err)
-	}
-	at := m.now()
-	st, err := m.cfg.Store.Update(ctx, func(s *State) error {
-		s.removePending(next.PostID)
-		s.Mirrored++
-		s.LastMirrored = &Delivered{PostID: next.PostID, At: at}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	m.cfg.Observer.Delivered(next.PostID, at.Sub(next.QueuedAt))
-	m.cfg.Observer.Pending(len(st.Pending))
-	m.log.Info("status set",
-		zap.Int64("post_id", next.PostID),
-		zap.Duration("delay", at.Sub(next.QueuedAt)))
-	return nil
-}
-
 func (m *Mirror) pollLoop(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	b := NewBackoff(time.Second, 5*time.Minute)
+	interval := m.cfg.PollInterval
+	// After a failure the next poll is never sooner than the interval: the
+	// back-off starts there and grows (capped at 5 minutes, or the
+	// interval when that is longer).
+	b := NewBackoff(interval, max(interval, 5*time.Minute))
+	ceiling := max(interval, MaxPollWait)
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait := m.cfg.PollInterval
-		_, err := m.PollOnce(ctx)
+		pctx, cancel := context.WithTimeout(ctx, PollTimeout)
+		_, err := m.PollOnce(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		m.cfg.Observer.Polled(err)
+		wait := interval
 		if err == nil {
 			b.Reset()
 			if p, ok := m.cfg.Source.(Pacer); ok {
-				wait = p.Pace(wait)
+				wait = min(p.Pace(interval), ceiling)
 			}
 		} else {
 			if IsFatal(err) {
 				return err
 			}
-			// Transient faults (network, 5xx, garbage) retry sooner than
-			// the interval at first, then ever more slowly.
-			wait = b.Next()
+			wait = max(b.Next(), interval)
 			if at, ok := retryAt(err); ok {
 				wait = max(wait, at.Sub(m.now()))
 			}
 			if isPermanent(err) {
-				wait = PermanentErrorBackoff
+				wait = max(PermanentErrorBackoff, interval)
+			}
+			wait = min(wait, ceiling)
+			if isPermanent(err) {
 				m.log.Error("poll failed; fix the cause, r2sync retries slowly meanwhile", zap.Error(err), zap.Duration("retry_in", wait))
 			} else {
 				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
 			}
 		}
-		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.after(wait):
+		}
 	}
 }
 
@@ -318,7 +197,7 @@ func (m *Mirror) deliverLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-m.after(wait):
 		}
 	}
 }
@@ -330,26 +209,63 @@ func (m *Mirror) wakeDeliverer() {
 	}
 }
 
-// removePending drops the first pending status of post id.
-func (s *State) removePending(id int64) {
-	for i, p := range s.Pending {
-		if p.PostID == id {
-			s.Pending = append(s.Pending[:i], s.Pending[i+1:]...)
-			return
-		}
+// stateFailed reports a failed state write; the first of an episode is
+// logged, with the state file's path when the Store knows it.
+func (m *Mirror) stateFailed(err error) {
+	if IsFatal(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	m.cfg.Observer.StateWrite(err)
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	if m.stateFailing.Swap(true) {
+		return
+	}
+	fields := []zap.Field{zap.Error(err)}
+	if p, ok := m.cfg.Store.(interface{ Path() string }); ok {
+		fields = append(fields, zap.String("path", p.Path()))
+	}
+	if isDiskFull(err) {
+		m.log.Error("state not saved: disk full", fields...)
+	} else {
+		m.log.Error("state not saved", fields...)
 	}
 }
 
-// prunePosted forgets posts by `r2sync post` that the cursor has passed.
-func (s *State) prunePosted() {
-	if !s.Initialized {
+// stateSaved ends an episode of failed state writes. It costs one atomic
+// load when there is none.
+func (m *Mirror) stateSaved() {
+	if !m.stateFailing.Load() {
 		return
 	}
-	kept := s.Posted[:0]
-	for _, p := range s.Posted {
-		if p.ID > s.LastID {
-			kept = append(kept, p)
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	if m.stateFailing.Swap(false) {
+		m.log.Info("state saved again")
+		m.cfg.Observer.StateWrite(nil)
+	}
+}
+
+// saveState runs write until it succeeds, ctx ends, or it fails in a way
+// retrying cannot fix. The deliverer uses it after a send: a status the
+// server has taken must not be sent again because the state could not be
+// written, so it is the write that is retried, never the send.
+func (m *Mirror) saveState(ctx context.Context, write func(context.Context) (State, int, error)) (State, int, error) {
+	b := NewBackoff(100*time.Millisecond, 30*time.Second)
+	for {
+		st, n, err := write(ctx)
+		if err == nil {
+			m.stateSaved()
+			return st, n, nil
+		}
+		if IsFatal(err) || ctx.Err() != nil {
+			return st, n, err
+		}
+		m.stateFailed(err)
+		select {
+		case <-ctx.Done():
+			return st, n, err
+		case <-m.after(b.Next()):
 		}
 	}
-	s.Posted = kept
 }

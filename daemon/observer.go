@@ -19,6 +19,14 @@ type Observer interface {
 	DeliveryFailed(err error)
 	// Pending reports how many statuses wait for delivery.
 	Pending(n int)
+	// Uncertain reports a send of post postID's status that ended without
+	// the server's acknowledgement; dropped is true when it was the last
+	// allowed (MaxUncertainAttempts) and the status left the queue.
+	Uncertain(postID int64, dropped bool)
+	// StateWrite reports a failed write of the state (err != nil; the
+	// mirror retries it) and, once, the first success after failures (err
+	// == nil). Other successes go unreported.
+	StateWrite(err error)
 }
 
 // Pacer is implemented by sources that know their rate-limit budget. The
@@ -36,3 +44,5 @@ func (NopObserver) Skipped(string)                 {}
 func (NopObserver) Delivered(int64, time.Duration) {}
 func (NopObserver) DeliveryFailed(error)           {}
 func (NopObserver) Pending(int)                    {}
+func (NopObserver) Uncertain(int64, bool)          {}
+func (NopObserver) StateWrite(error)               {}

@@ -1,9 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"time"
 	"unicode/utf8"
@@ -14,11 +15,35 @@ import (
 // Ellipsis ends a status that was cut to fit.
 const Ellipsis = "…"
 
+// RenderTimeout bounds one render of the status template, at start-up on
+// a sample post and for every real post, so that a template that loops
+// cannot hang start-up or wedge the poller.
+const RenderTimeout = time.Second
+
+// MaxRenderBytes bounds a template's output; a render that writes more
+// stops with an error instead of filling memory.
+const MaxRenderBytes = 256 << 10
+
+// errSlow and errLong are the two bounds a render can hit; errBusy
+// refuses a render while one that hit errSlow still runs.
+var (
+	errSlow = errors.New("template takes too long")
+	errLong = fmt.Errorf("template output exceeds %d KiB", MaxRenderBytes>>10)
+	errBusy = errors.New("an earlier render of the template is still running past its time limit")
+)
+
 // Renderer turns a post into status text: template, XML 1.0 sanitising,
-// then truncation to a number of user-perceived characters.
+// then truncation to a number of user-perceived characters. It is safe
+// for concurrent use.
 type Renderer struct {
 	tmpl      *template.Template
 	maxLength int
+	timeout   time.Duration
+	// overrun is set while a render that ran out of time still runs:
+	// text/template cannot be cancelled, so its goroutine runs on until
+	// the template ends by itself. Meanwhile every render fails at once,
+	// so that at most one goroutine is ever lost to a runaway template.
+	overrun atomic.Bool
 }
 
 // TemplateData is what a status template sees.
@@ -32,8 +57,13 @@ type TemplateData struct {
 
 // NewRenderer parses the status template and tries it once on a sample
 // post, so that a template naming an unknown field fails here and not on
-// the first tweet. maxLength counts grapheme clusters; 0 means no limit.
+// the first tweet, and one that takes over RenderTimeout on the sample is
+// refused. maxLength counts grapheme clusters; 0 means no limit.
 func NewRenderer(tmpl string, maxLength int) (*Renderer, error) {
+	return newRenderer(tmpl, maxLength, RenderTimeout)
+}
+
+func newRenderer(tmpl string, maxLength int, timeout time.Duration) (*Renderer, error) {
 	t, err := template.New("status").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
 		return nil, err
@@ -41,26 +71,77 @@ func NewRenderer(tmpl string, maxLength int) (*Renderer, error) {
 	if maxLength < 0 {
 		return nil, fmt.Errorf("max length must not be negative (got %d)", maxLength)
 	}
-	if err := t.Execute(io.Discard, TemplateData{Text: "sample", URL: "https://twitter.com/r2sync/status/1", ID: 1, ScreenName: "r2sync"}); err != nil {
+	r := &Renderer{tmpl: t, maxLength: maxLength, timeout: timeout}
+	_, err = r.execute(TemplateData{Text: "sample", URL: "https://twitter.com/r2sync/status/1", ID: 1, ScreenName: "r2sync"})
+	if errors.Is(err, errSlow) {
+		return nil, fmt.Errorf("template takes over %s on a sample post", timeout)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return &Renderer{tmpl: t, maxLength: maxLength}, nil
+	return r, nil
 }
 
 // Render returns the status text for p.
 func (r *Renderer) Render(p Post) (string, error) {
-	var b strings.Builder
-	err := r.tmpl.Execute(&b, TemplateData{
+	s, err := r.execute(TemplateData{
 		Text:       p.Text,
 		URL:        p.URL,
 		ID:         p.ID,
 		ScreenName: p.ScreenName,
 		CreatedAt:  p.CreatedAt,
 	})
+	if errors.Is(err, errSlow) {
+		return "", fmt.Errorf("render post %d: template takes over %s", p.ID, r.timeout)
+	}
 	if err != nil {
 		return "", fmt.Errorf("render post %d: %w", p.ID, err)
 	}
-	return Truncate(SanitizeXML(b.String()), r.maxLength), nil
+	return Truncate(SanitizeXML(s), r.maxLength), nil
+}
+
+// execute runs the template on d within r.timeout and MaxRenderBytes.
+func (r *Renderer) execute(d TemplateData) (string, error) {
+	if r.overrun.Load() {
+		return "", errBusy
+	}
+	type result struct {
+		text string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		w := &cappedWriter{max: MaxRenderBytes}
+		err := r.tmpl.Execute(w, d)
+		done <- result{w.b.String(), err}
+	}()
+	t := time.NewTimer(r.timeout)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.text, res.err
+	case <-t.C:
+		r.overrun.Store(true)
+		go func() {
+			<-done
+			r.overrun.Store(false)
+		}()
+		return "", errSlow
+	}
+}
+
+// cappedWriter collects at most max bytes and then fails, which stops
+// text/template's Execute.
+type cappedWriter struct {
+	b   strings.Builder
+	max int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > w.max {
+		return 0, errLong
+	}
+	return w.b.Write(p)
 }
 
 // SanitizeXML removes what XML 1.0 cannot carry: C0 controls other than

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -30,6 +31,10 @@ type Status struct {
 	PostID   int64     `json:"post_id,string"`
 	Text     string    `json:"text"`
 	QueuedAt time.Time `json:"queued_at"`
+	// Attempts counts sends of this status that ended Uncertain: written
+	// to a live session but never acknowledged, so perhaps published. It
+	// is saved on that failure path only; see MaxUncertainAttempts.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // PostRef names a post.
@@ -51,6 +56,75 @@ type Store interface {
 	// Update applies fn to the current state and saves the result. When fn
 	// returns an error nothing is saved.
 	Update(ctx context.Context, fn func(*State) error) (State, error)
+}
+
+// FrontStore is an optional ability of a Store that keeps a long queue
+// cheaply: it shows and changes the front of the pending queue without
+// copying the rest, so that draining N statuses costs O(N) and not O(N²).
+// The Mirror uses it when its Store has it and falls back to Load and
+// Update otherwise, with the same meaning.
+type FrontStore interface {
+	// LoadFront is Load with Pending cut to at most its first n statuses.
+	// It also returns the length of the whole queue.
+	LoadFront(ctx context.Context, n int) (State, int, error)
+	// UpdateFront is Update where fn sees Pending cut to at most its first
+	// n statuses. Statuses fn removes from that window, or changes, are
+	// removed or changed in the queue; statuses it adds (post ids not in
+	// the window) join the back of the queue, behind the ones fn did not
+	// see. It returns the state with Pending cut to the new queue's first
+	// n statuses, and the new queue's length.
+	UpdateFront(ctx context.Context, n int, fn func(*State) error) (State, int, error)
+}
+
+// Validate reports the first value in s that r2sync never writes, naming
+// the field: a state file holding one is not a state but damage, and
+// reading on from it would fail every poll or repeat statuses.
+func (s *State) Validate() error {
+	if s.LastID < 0 {
+		return fmt.Errorf("last_id: must not be negative (got %d)", s.LastID)
+	}
+	if !s.Initialized && s.LastID != 0 {
+		return fmt.Errorf("last_id: set (%d) on a state that was never initialized", s.LastID)
+	}
+	if s.Mirrored < 0 {
+		return fmt.Errorf("mirrored: must not be negative (got %d)", s.Mirrored)
+	}
+	if d := s.LastMirrored; d != nil && d.PostID <= 0 {
+		return fmt.Errorf("last_mirrored.post_id: must be positive (got %d)", d.PostID)
+	}
+	posted := make(map[int64]bool, len(s.Posted))
+	for i, p := range s.Posted {
+		if p.ID <= 0 {
+			return fmt.Errorf("posted[%d].id: must be positive (got %d)", i, p.ID)
+		}
+		if posted[p.ID] {
+			return fmt.Errorf("posted[%d].id: post %d listed twice", i, p.ID)
+		}
+		posted[p.ID] = true
+	}
+	pending := make(map[int64]bool, len(s.Pending))
+	for i, st := range s.Pending {
+		if err := st.Validate(); err != nil {
+			return fmt.Errorf("pending[%d].%w", i, err)
+		}
+		if pending[st.PostID] {
+			return fmt.Errorf("pending[%d].post_id: post %d queued twice", i, st.PostID)
+		}
+		pending[st.PostID] = true
+	}
+	return nil
+}
+
+// Validate reports an impossible value in one pending status; the error
+// starts with the field's name.
+func (st Status) Validate() error {
+	if st.PostID <= 0 {
+		return fmt.Errorf("post_id: must be positive (got %d)", st.PostID)
+	}
+	if st.Attempts < 0 {
+		return fmt.Errorf("attempts: must not be negative (got %d)", st.Attempts)
+	}
+	return nil
 }
 
 // takePosted reports whether id is in s.Posted and removes it.

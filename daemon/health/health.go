@@ -65,6 +65,7 @@ type Monitor struct {
 	seen         int64
 	skipped      map[string]int64   // by reason
 	deliveries   map[string]int64   // by result: ok, error
+	uncertain    map[string]int64   // unacknowledged sends, by outcome: retried, dropped
 	errs         map[errorKey]int64 // by op and kind
 	queuedSum    time.Duration
 	sessionUp    bool
@@ -78,6 +79,7 @@ type Monitor struct {
 	lastDeliver  time.Time
 	pollErr      error     // the last poll's error, nil after a success
 	pollErrSince time.Time // first of the current run of failed polls
+	stateErr     error     // the last failed state write, nil once one succeeded
 	stopped      bool
 }
 
@@ -102,6 +104,7 @@ func New(opts Options) *Monitor {
 		polls:      map[string]int64{},
 		skipped:    map[string]int64{},
 		deliveries: map[string]int64{},
+		uncertain:  map[string]int64{},
 		errs:       map[errorKey]int64{},
 	}
 }
@@ -175,6 +178,28 @@ func (m *Monitor) DeliveryFailed(err error) {
 	m.mu.Unlock()
 }
 
+// Uncertain implements daemon.Observer.
+func (m *Monitor) Uncertain(_ int64, dropped bool) {
+	outcome := "retried"
+	if dropped {
+		outcome = "dropped"
+	}
+	m.mu.Lock()
+	m.uncertain[outcome]++
+	m.mu.Unlock()
+}
+
+// StateWrite implements daemon.Observer. While state writes fail the
+// daemon is not ready: it sends nothing it cannot record.
+func (m *Monitor) StateWrite(err error) {
+	m.mu.Lock()
+	m.stateErr = err
+	if err != nil {
+		m.errs[errorKey{"state", Kind(err)}]++
+	}
+	m.mu.Unlock()
+}
+
 // Pending implements daemon.Observer.
 func (m *Monitor) Pending(n int) {
 	m.mu.Lock()
@@ -219,10 +244,11 @@ func (m *Monitor) Stopped() {
 func (m *Monitor) FirstPoll() <-chan struct{} { return m.firstPoll }
 
 // stallAfter is the longest silence of the poll loop that can still be
-// healthy: the loop legitimately waits up to PermanentErrorBackoff after a
-// rejected credential, or until a rate-limit window resets (15 minutes).
+// healthy: the loop legitimately waits up to daemon.MaxPollWait (after a
+// rejected credential, or until a rate-limit window resets), and a poll
+// may take up to daemon.PollTimeout.
 func (m *Monitor) stallAfter() time.Duration {
-	return max(ReadyPolls*m.opts.PollInterval, daemon.PermanentErrorBackoff+m.opts.PollInterval)
+	return max(ReadyPolls*m.opts.PollInterval, max(daemon.MaxPollWait, m.opts.PollInterval)+daemon.PollTimeout)
 }
 
 // Live returns nil while the mirror loop is running: it has reported a
@@ -262,6 +288,9 @@ func (m *Monitor) readyLocked(now time.Time) error {
 	}
 	if !m.sessionUp {
 		return errors.New("xmpp session down")
+	}
+	if m.stateErr != nil {
+		return fmt.Errorf("state not saved: %s", oneLine(m.stateErr.Error(), 200))
 	}
 	window := ReadyPolls * m.opts.PollInterval
 	switch {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +85,8 @@ func TestKind(t *testing.T) {
 		{name: "net timeout", err: fmt.Errorf("dial: %w", netTimeout{}), want: "timeout"},
 		{name: "net refused", err: fmt.Errorf("dial: %w", netRefused{}), want: "network"},
 		{name: "plain", err: errors.New("502 bad gateway"), want: "other"},
+		{name: "disk full", err: fmt.Errorf("save state: %w", &fs.PathError{Op: "write", Path: "/s", Err: syscall.ENOSPC}), want: "disk_full"},
+		{name: "quota", err: fmt.Errorf("save state: %w", syscall.EDQUOT), want: "disk_full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,9 +148,10 @@ func TestReadyAndLive(t *testing.T) {
 		t.Fatalf("Ready() after SessionDown = %v", err)
 	}
 
-	// The loop may wait 15 minutes after a rejected credential; beyond
-	// that, plus an interval, it is stuck.
-	c.Advance(daemon.PermanentErrorBackoff + time.Minute)
+	// The loop may wait up to MaxPollWait between polls (a rejected
+	// credential, a rate-limit reset), and a poll may take PollTimeout;
+	// beyond that it is stuck.
+	c.Advance(daemon.MaxPollWait + daemon.PollTimeout)
 	if err := m.Live(); err != nil {
 		t.Fatalf("Live() at the longest legitimate wait = %v", err)
 	}
@@ -282,6 +287,46 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	checkExposition(t, out)
+}
+
+// Unacknowledged sends are counted by outcome, and a state that cannot be
+// written makes the daemon unready until a write succeeds again.
+func TestUncertainAndStateWrites(t *testing.T) {
+	c := newClock()
+	m := newMonitor(c)
+	m.SessionUp()
+	m.Polled(nil)
+	m.Uncertain(7, false)
+	m.Uncertain(7, false)
+	m.Uncertain(7, true)
+	full := fmt.Errorf("save state: write state journal: %w", &fs.PathError{Op: "write", Path: "/var/lib/r2sync/state.json.journal.3", Err: syscall.ENOSPC})
+	m.StateWrite(full)
+	m.StateWrite(full)
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "state not saved: ") || !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("Ready() while the state cannot be saved = %v", err)
+	}
+	if s := m.Summary(); !strings.Contains(s, "state not saved: save state: write state journal") {
+		t.Errorf("Summary() while the state cannot be saved = %q", s)
+	}
+	var b strings.Builder
+	if err := m.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`r2sync_statuses_uncertain_total{outcome="dropped"} 1`,
+		`r2sync_statuses_uncertain_total{outcome="retried"} 2`,
+		`r2sync_errors_total{op="state",kind="disk_full"} 2`,
+		`r2sync_ready 0`,
+	} {
+		if !hasLine(b.String(), want) {
+			t.Errorf("metrics lack the line %q", want)
+		}
+	}
+	checkExposition(t, b.String())
+	m.StateWrite(nil)
+	if err := m.Ready(); err != nil {
+		t.Errorf("Ready() once the state is saved again = %v", err)
+	}
 }
 
 func TestMetricsWithoutRateLimit(t *testing.T) {

@@ -73,6 +73,9 @@ func (m *Monitor) WriteMetrics(w io.Writer) error {
 	e.family("r2sync_statuses_delivered_total", "counter", "Attempts to set a status, by result; failed ones stay queued.")
 	e.byLabel("r2sync_statuses_delivered_total", "result", m.deliveries, "ok", "error")
 
+	e.family("r2sync_statuses_uncertain_total", "counter", "Sends the XMPP server never acknowledged (perhaps published), by outcome: retried, or dropped after the last allowed attempt.")
+	e.byLabel("r2sync_statuses_uncertain_total", "outcome", m.uncertain, "dropped", "retried")
+
 	e.family("r2sync_status_queue_seconds", "summary", "Time statuses waited in the queue before delivery.")
 	e.sample("r2sync_status_queue_seconds_sum", nil, m.queuedSum.Seconds())
 	e.sample("r2sync_status_queue_seconds_count", nil, float64(m.deliveries["ok"]))
@@ -83,7 +86,7 @@ func (m *Monitor) WriteMetrics(w io.Writer) error {
 	e.family("r2sync_pending_statuses", "gauge", "Statuses waiting for delivery.")
 	e.sample("r2sync_pending_statuses", nil, float64(m.pending))
 
-	e.family("r2sync_errors_total", "counter", "Errors by operation (poll, deliver, xmpp) and kind.")
+	e.family("r2sync_errors_total", "counter", "Errors by operation (poll, deliver, xmpp, state) and kind.")
 	keys := make([]errorKey, 0, len(m.errs))
 	for k := range m.errs {
 		keys = append(keys, k)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 )
@@ -15,6 +16,7 @@ import (
 //	fatal         retrying cannot help; the daemon stops (a rejected XMPP login)
 //	rate_limited  the API refused for its rate limit
 //	permanent     needs the user's attention (revoked token, wrong secret)
+//	disk_full     the file system has no room (or quota) for the state
 //	timeout       a deadline passed
 //	network       the connection failed
 //	other         anything else (5xx, garbage, a lost session)
@@ -34,6 +36,8 @@ func Kind(err error) string {
 		return "rate_limited"
 	case errors.As(err, &permanent) && permanent.Permanent():
 		return "permanent"
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "disk_full"
 	case errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():
 		return "timeout"

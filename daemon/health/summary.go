@@ -36,6 +36,9 @@ func (m *Monitor) Summary() string {
 	if m.pending > 0 {
 		parts = append(parts, fmt.Sprintf("%d pending", m.pending))
 	}
+	if m.stateErr != nil {
+		parts = append(parts, "state not saved: "+oneLine(m.stateErr.Error(), 120))
+	}
 	switch {
 	case m.pollErr != nil:
 		parts = append(parts, fmt.Sprintf("polls failing for %s: %s", Ago(now.Sub(m.pollErrSince)), oneLine(m.pollErr.Error(), 120)))

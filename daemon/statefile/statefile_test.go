@@ -2,16 +2,59 @@ package statefile_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/statefile"
 )
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func status(id int64, text string) daemon.Status {
+	return daemon.Status{PostID: id, Text: text, QueuedAt: t0.Add(time.Duration(id) * time.Second)}
+}
+
+// same compares states as they are saved.
+func same(t *testing.T, what string, got, want daemon.State) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if len(got.Pending) == 0 && len(want.Pending) == 0 {
+		got.Pending, want.Pending = nil, nil
+		g, _ = json.Marshal(got)
+		w, _ = json.Marshal(want)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func mustUpdate(t testing.TB, s *statefile.Store, fn func(*daemon.State) error) daemon.State {
+	t.Helper()
+	st, err := s.Update(context.Background(), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func mustLoad(t testing.TB, s *statefile.Store) daemon.State {
+	t.Helper()
+	st, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 func TestRoundTripAndMode(t *testing.T) {
 	ctx := context.Background()
@@ -21,31 +64,36 @@ func TestRoundTripAndMode(t *testing.T) {
 	if err != nil || st.Initialized {
 		t.Fatalf("Load of missing file = %+v, %v; want zero state", st, err)
 	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load created the state directory: %v", err)
+	}
 	const big = int64(1700000000000000123) // > 2^53: must survive as a string
-	_, err = s.Update(ctx, func(st *daemon.State) error {
+	mustUpdate(t, s, func(st *daemon.State) error {
 		st.Initialized = true
 		st.LastID = big
-		st.Pending = append(st.Pending, daemon.Status{PostID: big, Text: "你好 & <b>"})
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+	// An append, not only the first snapshot.
+	mustUpdate(t, s, func(st *daemon.State) error {
+		st.Pending = append(st.Pending, daemon.Status{PostID: big, Text: "你好 & <b>", QueuedAt: t0})
+		return nil
+	})
+	for _, name := range []string{"state.json", "state.json.journal.1", "state.json.lock"} {
+		fi, err := os.Stat(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
+	raw, _ := os.ReadFile(path + ".journal.1")
+	for _, want := range []string{`"last_id":"1700000000000000123"`, `"post_id":"1700000000000000123"`, `"text":"你好 & <b>"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("journal lacks %s:\n%s", want, raw)
+		}
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
-	}
-	raw, _ := os.ReadFile(path)
-	if !strings.Contains(string(raw), `"last_id": "1700000000000000123"`) {
-		t.Errorf("ids not stored as strings:\n%s", raw)
-	}
-	got, err := statefile.New(path).Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustLoad(t, statefile.New(path))
 	if got.LastID != big || len(got.Pending) != 1 || got.Pending[0].Text != "你好 & <b>" {
 		t.Errorf("reloaded %+v", got)
 	}
@@ -54,6 +102,24 @@ func TestRoundTripAndMode(t *testing.T) {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temp file left behind: %s", e.Name())
 		}
+	}
+}
+
+// state.json in format 2 must be refused by an r2sync from before it: a
+// format-1 reader that took it for a state would mirror from cursor 0.
+func TestFormat2IsRefusedByFormat1Readers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	mustUpdate(t, statefile.New(path), func(st *daemon.State) error { st.Initialized = true; st.LastID = 5; return nil })
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old daemon.State
+	if err := json.Unmarshal(b, &old); err == nil {
+		t.Errorf("a format-1 reader decodes state.json without error:\n%s", b)
+	}
+	if !old.Initialized {
+		t.Errorf("initialized is not readable from state.json by scripts:\n%s", b)
 	}
 }
 
@@ -70,21 +136,41 @@ func TestUpdateErrorSavesNothing(t *testing.T) {
 	}
 }
 
-func TestCorrupt(t *testing.T) {
-	for _, content := range []string{"{", "[]", `{"last_id": "x"}`, "{}\n{}", "\x00\x00"} {
-		path := filepath.Join(t.TempDir(), "state.json")
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
+// An Update that leaves a state the Store would refuse to read back is
+// refused, and changes nothing.
+func TestUpdateRefusesImpossibleStates(t *testing.T) {
+	ctx := context.Background()
+	s := statefile.New(filepath.Join(t.TempDir(), "state.json"))
+	mustUpdate(t, s, func(st *daemon.State) error {
+		st.Initialized, st.LastID = true, 10
+		st.Pending = []daemon.Status{status(1, "a"), status(2, "b")}
+		return nil
+	})
+	before := mustLoad(t, s)
+	for _, tt := range []struct {
+		name string
+		fn   func(*daemon.State)
+	}{
+		{"negative cursor", func(st *daemon.State) { st.LastID = -1 }},
+		{"duplicate pending", func(st *daemon.State) { st.Pending = append(st.Pending, status(1, "again")) }},
+		{"zero post id", func(st *daemon.State) { st.Pending = append(st.Pending, status(0, "zero")) }},
+		{"negative attempts", func(st *daemon.State) { st.Pending[0].Attempts = -1 }},
+		{"negative mirrored", func(st *daemon.State) { st.Mirrored = -3 }},
+	} {
+		_, err := s.Update(ctx, func(st *daemon.State) error { tt.fn(st); return nil })
+		var inv *statefile.InvalidError
+		if !errors.As(err, &inv) || !daemon.IsFatal(err) {
+			t.Errorf("%s: err = %v, want a fatal InvalidError", tt.name, err)
 		}
-		_, err := statefile.New(path).Load(context.Background())
-		var c *statefile.CorruptError
-		if !errors.As(err, &c) || !daemon.IsFatal(err) {
-			t.Errorf("Load(%q) = %v, want a fatal CorruptError", content, err)
-			continue
-		}
-		if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "r2sync state reset") || strings.Contains(msg, "\n") {
-			t.Errorf("message %q should be one line naming the file and the way out", msg)
-		}
+		same(t, tt.name+": state after the refused update", mustLoad(t, statefile.New(s.Path())), before)
+	}
+	// The front window cannot queue a post that waits further back.
+	_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+		st.Pending = append(st.Pending, status(2, "b again"))
+		return nil
+	})
+	if !errors.As(err, new(*statefile.InvalidError)) {
+		t.Errorf("UpdateFront queueing a post twice: err = %v", err)
 	}
 }
 
@@ -95,12 +181,23 @@ func TestConcurrentUpdates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	a, b := statefile.New(path), statefile.New(path)
 	var wg sync.WaitGroup
-	for _, s := range []*statefile.Store{a, b} {
+	for i, s := range []*statefile.Store{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 50 {
-				if _, err := s.Update(ctx, func(st *daemon.State) error { st.Mirrored++; return nil }); err != nil {
+			for j := range 50 {
+				if _, err := s.Update(ctx, func(st *daemon.State) error {
+					st.Mirrored++
+					st.Pending = append(st.Pending, status(int64(1+i*100+j), "x"))
+					return nil
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+					st.Pending = st.Pending[:0]
+					return nil
+				}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -108,18 +205,57 @@ func TestConcurrentUpdates(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	st, err := a.Load(ctx)
-	if err != nil {
+	for _, s := range []*statefile.Store{a, b, statefile.New(path)} {
+		st := mustLoad(t, s)
+		if st.Mirrored != 100 || len(st.Pending) != 0 {
+			t.Errorf("Mirrored = %d, %d pending after 100 concurrent increments and removals", st.Mirrored, len(st.Pending))
+		}
+	}
+}
+
+// A Store sees what another process wrote: appends, a new generation, a
+// reset. It keeps the state in memory between uses, so this is the check
+// that its cache notices.
+func TestSeesOtherWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	daemonStore, post := statefile.New(path), statefile.New(path)
+	mustUpdate(t, daemonStore, func(st *daemon.State) error { st.Initialized, st.LastID = true, 10; return nil })
+	mustLoad(t, daemonStore)
+
+	mustUpdate(t, post, func(st *daemon.State) error {
+		st.Posted = append(st.Posted, daemon.PostRef{ID: 11})
+		st.Pending = append(st.Pending, status(11, "by post"))
+		return nil
+	})
+	st := mustLoad(t, daemonStore)
+	if len(st.Posted) != 1 || len(st.Pending) != 1 || st.Pending[0].Text != "by post" {
+		t.Fatalf("after another process appended: %+v", st)
+	}
+	// A reordering makes the other process write a new generation.
+	mustUpdate(t, post, func(st *daemon.State) error {
+		st.Pending = append([]daemon.Status{status(9, "first")}, st.Pending...)
+		return nil
+	})
+	if st, n, err := daemonStore.LoadFront(context.Background(), 1); err != nil || n != 2 || st.Pending[0].Text != "first" {
+		t.Fatalf("after another process wrote a new generation: %+v, %d, %v", st, n, err)
+	}
+	if err := post.Reset(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st.Mirrored != 100 {
-		t.Errorf("Mirrored = %d after 100 concurrent increments", st.Mirrored)
+	if st := mustLoad(t, daemonStore); st.Initialized || len(st.Pending) != 0 {
+		t.Fatalf("after another process reset the state: %+v", st)
+	}
+	// Writing after the reset starts from the fresh state, not the cache.
+	st = mustUpdate(t, daemonStore, func(st *daemon.State) error { st.Mirrored++; return nil })
+	if st.Initialized || st.Mirrored != 1 || len(st.Pending) != 0 {
+		t.Errorf("update after reset: %+v", st)
 	}
 }
 
 func TestReset(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.json")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +266,198 @@ func TestReset(t *testing.T) {
 	if st, err := s.Load(ctx); err != nil || st.Initialized {
 		t.Errorf("after reset: %+v, %v", st, err)
 	}
+	mustUpdate(t, s, func(st *daemon.State) error { st.Pending = []daemon.Status{status(1, "x")}; return nil })
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "state.json.lock" {
+			t.Errorf("left after reset: %s", e.Name())
+		}
+	}
+}
+
+// A format-1 file (the whole State in state.json) still loads, and the
+// first write turns it into format 2 with nothing lost.
+func TestMigratesFormat1(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	old := daemon.State{
+		Initialized: true, LastID: 1864000000000000003, Mirrored: 12,
+		Pending:      []daemon.Status{status(1864000000000000002, "Tom & Jerry <3"), status(1864000000000000003, "长")},
+		Posted:       []daemon.PostRef{{ID: 1864000000000000004}},
+		LastMirrored: &daemon.Delivered{PostID: 1864000000000000001, At: t0},
+	}
+	b, _ := json.MarshalIndent(old, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := statefile.New(path)
+	same(t, "format 1 as loaded", mustLoad(t, s), old)
+	st, n, err := s.UpdateFront(context.Background(), 1, func(st *daemon.State) error {
+		st.Pending = st.Pending[1:]
+		st.Mirrored++
+		return nil
+	})
+	if err != nil || n != 1 || st.Pending[0].PostID != 1864000000000000003 {
+		t.Fatalf("first update: %+v, %d, %v", st, n, err)
+	}
+	want := old
+	want.Pending, want.Mirrored = old.Pending[1:], 13
+	same(t, "after migration, read back", mustLoad(t, statefile.New(path)), want)
+	raw, _ := os.ReadFile(path)
+	if !strings.Contains(string(raw), `"format": 2`) {
+		t.Errorf("state.json not migrated:\n%s", raw)
+	}
+}
+
+// Deliveries append; once the dead batches outweigh the live state the
+// journal is rewritten as a new generation, and the old one goes.
+func TestCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	s := statefile.New(path)
+	text := strings.Repeat("x", 200)
+	mustUpdate(t, s, func(st *daemon.State) error {
+		st.Initialized = true
+		for i := range 2000 {
+			st.Pending = append(st.Pending, status(int64(i+1), text))
+		}
+		return nil
+	})
+	for i := range 1990 {
+		if _, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+			st.Pending = st.Pending[1:]
+			st.Mirrored++
+			return nil
+		}); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	stats := s.Stats()
+	if stats.Snapshots < 2 {
+		t.Errorf("no compaction after draining 1990 of 2000: %+v", stats)
+	}
+	st := mustLoad(t, statefile.New(path))
+	if len(st.Pending) != 10 || st.Pending[0].PostID != 1991 || st.Mirrored != 1990 {
+		t.Errorf("after compactions: %d pending from %d, mirrored %d", len(st.Pending), st.Pending[0].PostID, st.Mirrored)
+	}
+	journals, _ := filepath.Glob(path + ".journal.*")
+	if len(journals) != 1 {
+		t.Errorf("journals on disk: %v", journals)
+	}
+	fi, _ := os.Stat(journals[0])
+	if fi.Size() > 200<<10 {
+		t.Errorf("journal is %d bytes for 10 pending statuses", fi.Size())
+	}
+}
+
+// fill queues n statuses in batches, as polls do, and returns the bytes
+// a snapshot of that queue takes.
+func fill(t testing.TB, s *statefile.Store, n int) int64 {
+	t.Helper()
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 1; return nil })
+	text := strings.Repeat("同步到人人网 ", 10) // a typical status: about 170 bytes
+	for i := 0; i < n; i += 100 {
+		mustUpdate(t, s, func(st *daemon.State) error {
+			for j := i; j < min(i+100, n); j++ {
+				st.Pending = append(st.Pending, status(int64(2+j), text))
+			}
+			st.LastID = int64(1 + min(i+100, n))
+			return nil
+		})
+	}
+	b, _ := json.Marshal(mustLoad(t, s))
+	return int64(len(b))
+}
+
+// drain delivers every pending status the way the mirror does.
+func drain(t testing.TB, s *statefile.Store) int {
+	t.Helper()
+	ctx := context.Background()
+	delivered := 0
+	for {
+		st, n, err := s.LoadFront(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return delivered
+		}
+		id := st.Pending[0].PostID
+		if _, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+			st.Pending = slices.DeleteFunc(st.Pending, func(p daemon.Status) bool { return p.PostID == id })
+			st.Mirrored++
+			st.LastMirrored = &daemon.Delivered{PostID: id, At: t0}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		delivered++
+	}
+}
+
+// Draining N statuses must cost O(N) bytes, not the O(N²) of rewriting the
+// whole queue per delivery.
+func TestDrainWritesLinearBytes(t *testing.T) {
+	const n = 10_000
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := statefile.New(path)
+	queue := fill(t, s, n)
+	before := s.Stats()
+	start := time.Now()
+	if got := drain(t, s); got != n {
+		t.Fatalf("delivered %d, want %d", got, n)
+	}
+	took := time.Since(start)
+	after := s.Stats()
+	written := after.BytesWritten - before.BytesWritten
+	syncs := after.Syncs - before.Syncs
+	snaps := after.Snapshots - before.Snapshots
+	t.Logf("drained %d (queue %d bytes) in %s: %d bytes written (%.0f per delivery, %.2f× the queue), %d fsyncs (%.3f per delivery), %d compactions",
+		n, queue, took.Round(time.Millisecond), written, float64(written)/n, float64(written)/float64(queue), syncs, float64(syncs)/n, snaps)
+	if written > 10*queue {
+		t.Errorf("draining wrote %d bytes for a %d-byte queue, want < 10×", written, queue)
+	}
+	// One fsync per delivery, plus four per compaction.
+	if syncs > n+4*snaps {
+		t.Errorf("%d fsyncs for %d deliveries and %d compactions", syncs, n, snaps)
+	}
+	if st := mustLoad(t, statefile.New(path)); len(st.Pending) != 0 || st.Mirrored != n {
+		t.Errorf("after drain: %d pending, mirrored %d", len(st.Pending), st.Mirrored)
+	}
+}
+
+// BenchmarkDeliver measures one delivery (look at the front, remove it)
+// with 10,000 statuses behind it.
+func BenchmarkDeliver(b *testing.B) {
+	s := statefile.New(filepath.Join(b.TempDir(), "state.json"))
+	fill(b, s, 10_000)
+	ctx := context.Background()
+	next := int64(1_000_000)
+	before := s.Stats()
+	b.ReportAllocs()
+	for b.Loop() {
+		st, _, err := s.LoadFront(ctx, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := st.Pending[0].PostID
+		// Queue one at the back for each delivered, so the queue stays long.
+		if _, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+			st.Pending = []daemon.Status{status(next, fmt.Sprint("refill ", id))}
+			st.Mirrored++
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		next++
+	}
+	after := s.Stats()
+	b.ReportMetric(float64(after.BytesWritten-before.BytesWritten)/float64(b.N), "B-written/op")
+	b.ReportMetric(float64(after.Syncs-before.Syncs)/float64(b.N), "fsyncs/op")
 }
 
 func BenchmarkUpdate(b *testing.B) {
@@ -139,6 +467,59 @@ func BenchmarkUpdate(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Update(ctx, func(st *daemon.State) error { st.Mirrored++; return nil }); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A delivery and a poll's batch of queued statuses each cost one append
+// and one fsync, however long the queue; issue 14 counts on it.
+func TestOneFsyncPerUpdate(t *testing.T) {
+	ctx := context.Background()
+	s := statefile.New(filepath.Join(t.TempDir(), "state.json"))
+	defer s.Close()
+	fill(t, s, 1000)
+	for _, tt := range []struct {
+		name string
+		do   func() error
+	}{
+		{"queue 50", func() error {
+			_, _, err := s.UpdateFront(ctx, 0, func(st *daemon.State) error {
+				for i := range 50 {
+					st.Pending = append(st.Pending, status(int64(5000+i), "queued"))
+				}
+				st.LastID = 5049
+				return nil
+			})
+			return err
+		}},
+		{"deliver", func() error {
+			_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+				st.Pending = st.Pending[1:]
+				st.Mirrored++
+				return nil
+			})
+			return err
+		}},
+		{"count an attempt", func() error {
+			_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
+				st.Pending[0].Attempts++
+				return nil
+			})
+			return err
+		}},
+		{"look", func() error { _, _, err := s.LoadFront(ctx, 1); return err }},
+	} {
+		before := s.Stats()
+		if err := tt.do(); err != nil {
+			t.Fatal(err)
+		}
+		after := s.Stats()
+		want := int64(1)
+		if tt.name == "look" {
+			want = 0
+		}
+		if got := after.Syncs - before.Syncs; got != want || after.Snapshots != before.Snapshots {
+			t.Errorf("%s: %d fsyncs, %d snapshots; want %d and none", tt.name, got, after.Snapshots-before.Snapshots, want)
 		}
 	}
 }
