@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	b64 "encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren/prosodytest"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
@@ -163,8 +164,7 @@ func (w *world) start(args ...string) *daemonProc {
 		_ = cmd.Process.Kill()
 		<-d.exited
 		w.checkNoSecrets(out.String())
-		state, _ := os.ReadFile(w.state)
-		w.checkNoSecrets(string(state))
+		w.checkStateHasNoSecrets()
 	})
 	return d
 }
@@ -191,15 +191,17 @@ func (d *daemonProc) kill() {
 	d.exited <- err
 }
 
-// readState reads the state file as the daemon wrote it.
-func (w *world) readState() (st struct {
-	Initialized bool   `json:"initialized"`
-	LastID      string `json:"last_id"`
-	Pending     []any  `json:"pending"`
-}) {
-	b, err := os.ReadFile(w.state)
-	if err == nil {
-		_ = json.Unmarshal(b, &st)
+// readState reads the state as the daemon wrote it, through the store
+// (state.json plus its journal), the way `r2sync status` does. A state
+// that cannot be read yet reads as zero.
+func (w *world) readState() daemon.State {
+	store := statefile.New(w.state)
+	defer store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Load(ctx)
+	if err != nil {
+		w.t.Logf("read state: %v", err)
 	}
 	return st
 }
@@ -234,6 +236,17 @@ func texts(ss []prosodytest.Status) []string {
 		}
 	}
 	return out
+}
+
+// checkStateHasNoSecrets looks through every file the store keeps beside
+// the state file (state.json, its journal, locks).
+func (w *world) checkStateHasNoSecrets() {
+	w.t.Helper()
+	files, _ := filepath.Glob(w.state + "*")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		w.checkNoSecrets(string(b))
+	}
 }
 
 func (w *world) checkNoSecrets(out string) {
