@@ -25,6 +25,7 @@ type fakeAfter struct {
 	waits   []time.Duration
 	seen    chan time.Duration
 	release chan time.Time
+	quit    chan struct{} // closed when the test stops reading seen
 }
 
 func (f *fakeAfter) After(d time.Duration) <-chan time.Time {
@@ -32,7 +33,12 @@ func (f *fakeAfter) After(d time.Duration) <-chan time.Time {
 	f.waits = append(f.waits, d)
 	f.mu.Unlock()
 	if f.seen != nil {
-		f.seen <- d
+		// The loop may ask for one more wait after the test has stopped
+		// listening: it then selects on its cancelled ctx, not on this.
+		select {
+		case f.seen <- d:
+		case <-f.quit:
+		}
 	}
 	if f.release != nil {
 		return f.release

@@ -22,7 +22,7 @@ func (e rateLimitedErr) RetryAt() time.Time { return e.at }
 func runPolls(t *testing.T, src *fakeSource, interval time.Duration, n int) (waits []time.Duration, polls []int) {
 	t.Helper()
 	seen := make(chan time.Duration)
-	clock := &fakeAfter{seen: seen, release: make(chan time.Time)}
+	clock := &fakeAfter{seen: seen, release: make(chan time.Time), quit: make(chan struct{})}
 	store := statefile.New(t.TempDir() + "/state.json")
 	defer store.Close()
 	// Initialized, so that every poll reaches Since.
@@ -46,6 +46,7 @@ func runPolls(t *testing.T, src *fakeSource, interval time.Duration, n int) (wai
 		clock.release <- time.Time{}
 	}
 	cancel()
+	close(clock.quit)
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
