@@ -23,6 +23,11 @@ type Config struct {
 	State   State   `toml:"state"`
 	Log     Log     `toml:"log"`
 	HTTP    HTTP    `toml:"http"`
+
+	// layout is what Parse learnt beyond the sections' values: which keys
+	// the file sets and the [[mirror]] tables (see mirror.go). A pointer,
+	// so that printing a Config never shows a mirror's secrets.
+	layout *layout
 }
 
 // Twitter is the [twitter] section.
@@ -72,7 +77,11 @@ type Sync struct {
 
 // State is the [state] section.
 type State struct {
+	// File is the state file of the top-level layout (no [[mirror]]).
 	File string `toml:"file"`
+	// Dir holds one state file per mirror, <Dir>/<name>.json, with
+	// [[mirror]]; "" means DefaultStateDir.
+	Dir string `toml:"dir"`
 }
 
 // Log is the [log] section.
@@ -169,9 +178,10 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes TOML over the defaults. Unknown keys, keys in the wrong
-// case and wrong types are errors naming the key and, where TOML knows
-// it, the line. It neither resolves secrets nor validates values.
+// Parse decodes TOML over the defaults and merges each [[mirror]] table
+// over them (see Mirrors). Unknown keys, keys in the wrong case and wrong
+// types are errors naming the key and, where TOML knows it, the line. It
+// neither resolves secrets nor validates values.
 func Parse(r io.Reader) (Config, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -185,26 +195,32 @@ func Parse(r io.Reader) (Config, error) {
 	if _, err := toml.Decode(string(b), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+			return Config{}, fmt.Errorf("line %d: %s", pe.Position.Line, oneLine(pe.Message))
 		}
-		return Config{}, errors.New(strings.TrimPrefix(err.Error(), "toml: "))
+		return Config{}, errors.New(oneLine(strings.TrimPrefix(err.Error(), "toml: ")))
 	}
 	cfg := Default()
 	md, err := toml.Decode(string(b), &cfg)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, fmt.Errorf("line %d: %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+			return Config{}, fmt.Errorf("line %d: %s: %s", pe.Position.Line, pe.LastKey, oneLine(pe.Message))
 		}
-		return Config{}, errors.New(strings.TrimPrefix(err.Error(), "toml: "))
+		return Config{}, errors.New(oneLine(strings.TrimPrefix(err.Error(), "toml: ")))
 	}
 	known := knownKeys(reflect.TypeOf(cfg), "")
 	for _, k := range md.Keys() {
+		if k[0] == "mirror" {
+			continue // parseMirrors knows which table each key is in
+		}
 		if !known[k.String()] {
 			return Config{}, fmt.Errorf("unknown key %s%s", k, suggest(k.String(), known))
 		}
 	}
 	cfg.Twitter.ExcludeRetweets = !cfg.Sync.IncludeRetweets
+	if err := cfg.parseMirrors(string(b), raw); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
 }
 
@@ -220,7 +236,7 @@ func LoadForLogin(path string) (Config, error) {
 	if err := cfg.resolveSecrets(filepath.Dir(path), os.Getenv, consumer); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if probs := cfg.twitterProblems(false); len(probs) > 0 {
+	if probs := cfg.loginProblems(); len(probs) > 0 {
 		return Config{}, fmt.Errorf("%s: %s", path, strings.Join(probs, "; "))
 	}
 	return cfg, nil
@@ -234,6 +250,12 @@ func SecretFile(dir, file string) string {
 		return file
 	}
 	return filepath.Join(dir, file)
+}
+
+// oneLine keeps a decoder's message on one line: it may quote a value
+// with its line break ("not a binary number: '0b\n'").
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
 // knownKeys lists the dotted TOML keys of t's fields, tables included.
@@ -269,52 +291,27 @@ func suggest(k string, known map[string]bool) string {
 // ResolveSecrets fills each secret from, in order, its value in the file,
 // its *_file (relative paths resolve against $CREDENTIALS_DIRECTORY when
 // systemd sets it, else against dir) or the environment variable
-// R2SYNC_<SECTION>_<KEY>, e.g. R2SYNC_RENREN_PASSWORD.
+// R2SYNC_<SECTION>_<KEY>, e.g. R2SYNC_RENREN_PASSWORD. With [[mirror]] it
+// fills each mirror's secrets instead (see resolveMirrorSecrets).
 func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 	return c.resolveSecrets(dir, getenv, func(string) bool { return true })
 }
 
 // resolveSecrets is ResolveSecrets for the keys that want accepts.
 func (c *Config) resolveSecrets(dir string, getenv func(string) string, want func(key string) bool) error {
-	secrets := []struct {
-		key   string
-		value *Secret
-		file  string
-	}{
-		{"twitter.consumer_key", &c.Twitter.ConsumerKey, c.Twitter.ConsumerKeyFile},
-		{"twitter.consumer_secret", &c.Twitter.ConsumerSecret, c.Twitter.ConsumerSecretFile},
-		{"twitter.access_token", &c.Twitter.AccessToken, c.Twitter.AccessTokenFile},
-		{"twitter.access_secret", &c.Twitter.AccessSecret, c.Twitter.AccessSecretFile},
-		{"renren.password", &c.Renren.Password, c.Renren.PasswordFile},
+	if c.multi() {
+		return c.resolveMirrorSecrets(dir, getenv, want)
 	}
-	for _, s := range secrets {
+	files := secretFiles{}
+	for _, s := range secretFields(&c.Twitter, &c.Renren) {
 		if !want(s.key) {
 			continue
 		}
-		switch {
-		case *s.value != "" && s.file != "":
-			return fmt.Errorf("%s and %s_file are both set: keep one", s.key, s.key)
-		case s.file != "":
-			path := s.file
-			if !filepath.IsAbs(path) {
-				base := dir
-				if cd := getenv("CREDENTIALS_DIRECTORY"); cd != "" {
-					base = cd
-				}
-				path = filepath.Join(base, path)
-			}
-			b, err := ReadFileMax(path, maxSecretSize)
-			if err != nil {
-				return fmt.Errorf("%s_file: %w", s.key, err)
-			}
-			v := strings.TrimRight(string(b), "\r\n")
-			if v == "" {
-				return fmt.Errorf("%s_file: %s is empty", s.key, path)
-			}
-			*s.value = Secret(v)
-		case *s.value == "":
-			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
-			*s.value = Secret(getenv(env))
+		if err := s.resolve("", dir, getenv, files); err != nil {
+			return err
+		}
+		if *s.value == "" {
+			*s.value = Secret(getenv(envVar(topEnvPrefix, s.key)))
 		}
 	}
 	return nil

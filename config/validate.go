@@ -25,17 +25,16 @@ const (
 	maxLocalLength    = 1023 // RFC 7622 localpart, in bytes
 )
 
-// twitterProblems checks the [twitter] API and credentials; the access
-// token only when requireAccess.
-func (c *Config) twitterProblems(requireAccess bool) []string {
+// twitterProblems checks a mirror's [twitter] API and credentials; the
+// access token only when requireAccess. sc names the keys.
+func (c *Mirror) twitterProblems(sc scope, requireAccess bool) []string {
 	var probs []string
 	add := func(key, rule string, got any) {
-		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
+		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", sc.key(key), rule, fmt.Sprint(got)))
 	}
 	required := func(key string, v Secret) {
 		if v == "" {
-			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
+			probs = append(probs, sc.required(key))
 		}
 	}
 	switch c.Twitter.API {
@@ -45,7 +44,7 @@ func (c *Config) twitterProblems(requireAccess bool) []string {
 	}
 	if c.Twitter.APIBase != "" {
 		if p := apiBaseProblem(c.Twitter.APIBase); p != "" {
-			probs = append(probs, "twitter.api_base: "+p)
+			probs = append(probs, sc.key("twitter.api_base")+": "+p)
 		}
 	}
 	required("twitter.consumer_key", c.Twitter.ConsumerKey)
@@ -84,22 +83,40 @@ func apiBaseProblem(base string) string {
 // naming the key, the rule and the value (never a secret's value). What
 // it accepts must not fail later for the same reason: `check` passing and
 // `run` failing on the value would have systemd restart r2sync forever.
+// With [[mirror]], every mirror's merged values are checked and each
+// problem names the mirror (see mirrorsProblems).
 func (c *Config) Validate() error {
 	var probs []string
+	if c.multi() {
+		probs = c.mirrorsProblems()
+	} else {
+		m := c.Mirrors()[0]
+		probs = m.problems(scope{env: topEnvPrefix})
+	}
+	probs = append(probs, c.globalProblems()...)
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// problems checks one mirror's [twitter], [renren] and [sync] values and
+// its state file; sc names the keys.
+func (c *Mirror) problems(sc scope) []string {
+	var probs []string
 	add := func(key, rule string, got any) {
-		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
+		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", sc.key(key), rule, fmt.Sprint(got)))
 	}
 	addf := func(key, format string, a ...any) {
-		probs = append(probs, key+": "+fmt.Sprintf(format, a...))
+		probs = append(probs, sc.key(key)+": "+fmt.Sprintf(format, a...))
 	}
 	required := func(key string, v Secret) {
 		if v == "" {
-			env := "R2SYNC_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-			probs = append(probs, fmt.Sprintf("%s: required (set it, %s_file, or $%s)", key, key, env))
+			probs = append(probs, sc.required(key))
 		}
 	}
 
-	probs = append(probs, c.twitterProblems(true)...)
+	probs = append(probs, c.twitterProblems(sc, true)...)
 	if d := c.Twitter.PollInterval.Duration; d < time.Second || d > maxPollInterval {
 		add("twitter.poll_interval", "must be between 1s and 24h", d)
 	}
@@ -107,7 +124,9 @@ func (c *Config) Validate() error {
 		add("twitter.timeout", "must be between 1s and 5m", d)
 	}
 
-	if p := jidProblem(c.Renren.JID); p != "" {
+	if c.Renren.JID == "" {
+		probs = append(probs, sc.missing("renren.jid"))
+	} else if p := jidProblem(c.Renren.JID); p != "" {
 		addf("renren.jid", "%s", p)
 	}
 	required("renren.password", c.Renren.Password)
@@ -145,7 +164,7 @@ func (c *Config) Validate() error {
 		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
 	}
 
-	switch f := c.State.File; {
+	switch f := c.StateFile; {
 	case f == "":
 		add("state.file", "required", f)
 	case strings.ContainsRune(f, 0) || strings.HasSuffix(f, "/"):
@@ -155,6 +174,17 @@ func (c *Config) Validate() error {
 			addf("state.file", "%s is a directory; name a file in it, such as %q", f, strings.TrimSuffix(f, "/")+"/state.json")
 		}
 	}
+	return probs
+}
+
+// globalProblems checks what all mirrors share: [state] as a whole,
+// [log] and [http].
+func (c *Config) globalProblems() []string {
+	var probs []string
+	add := func(key, rule string, got any) {
+		probs = append(probs, fmt.Sprintf("%s: %s (got %q)", key, rule, fmt.Sprint(got)))
+	}
+	probs = append(probs, c.stateProblems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -168,10 +198,7 @@ func (c *Config) Validate() error {
 	if c.HTTP.Listen != "" && !validListen(c.HTTP.Listen) {
 		add("http.listen", "must be host:port with a port from 1 to 65535, such as \"127.0.0.1:9479\"", c.HTTP.Listen)
 	}
-	if len(probs) > 0 {
-		return errors.New(strings.Join(probs, "; "))
-	}
-	return nil
+	return probs
 }
 
 // jidProblem says what is wrong with a bare JID, or "". The rules are
