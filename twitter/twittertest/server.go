@@ -62,6 +62,17 @@ type Options struct {
 	// Logger receives a debug line per request; nil means none. Secrets
 	// are never logged.
 	Logger *zap.Logger
+	// UserLimits replace X's per-user rate limits (each access token has
+	// its own window) by endpoint name: "statuses/user_timeline" and
+	// "2/users/:id/tweets" (900 per 15 minutes), "account/verify_credentials",
+	// "2/users/me", "statuses/update", "2/tweets". A zero Limit keeps X's.
+	UserLimits map[string]RateLimit
+	// AppLimits replace the budgets that all users of the consumer key
+	// share, by endpoint name: X's are 100,000 per 24 hours for
+	// "statuses/user_timeline", 10,000 per 15 minutes for
+	// "2/users/:id/tweets", 10,000 per 24 hours for "2/tweets". A zero
+	// Limit means no app budget for that endpoint.
+	AppLimits map[string]RateLimit
 }
 
 // Request is a request the server answered.
@@ -128,6 +139,8 @@ func NewServer(opts Options) *Server {
 	if opts.ScreenName == "" {
 		opts.ScreenName = DefaultScreenName
 	}
+	// Copies, so that a test editing its maps cannot race the server.
+	opts.UserLimits, opts.AppLimits = maps.Clone(opts.UserLimits), maps.Clone(opts.AppLimits)
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -178,7 +191,11 @@ func (s *Server) OAuthURL() string { return strings.TrimSuffix(s.url, "1.1/") + 
 
 // Options returns the options in effect, defaults filled in, so that a
 // demo can build a client with the server's credentials.
-func (s *Server) Options() Options { return s.opts }
+func (s *Server) Options() Options {
+	o := s.opts
+	o.UserLimits, o.AppLimits = maps.Clone(o.UserLimits), maps.Clone(o.AppLimits)
+	return o
+}
 
 // Close stops the server and waits for the requests in progress.
 func (s *Server) Close() {
