@@ -12,7 +12,7 @@ import (
 func (s *Server) userTimeline(w http.ResponseWriter, rec Request) {
 	q := rec.Query
 	s.mu.Lock()
-	target, ok := s.opts.UserID, true
+	target, ok := rec.UserID, true
 	if v := q.Get("user_id"); v != "" {
 		target, _ = strconv.ParseInt(v, 10, 64)
 		ok = target > 0
@@ -57,8 +57,8 @@ func (s *Server) userTimeline(w http.ResponseWriter, rec Request) {
 }
 
 func (s *Server) userByName(name string) (int64, bool) {
-	if strings.EqualFold(name, s.opts.ScreenName) {
-		return s.opts.UserID, true
+	if a, ok := s.users.byName(name); ok {
+		return a.ID, true
 	}
 	for _, t := range s.tweets {
 		if strings.EqualFold(name, t.ScreenName) {
@@ -88,13 +88,13 @@ func (s *Server) update(w http.ResponseWriter, rec Request) {
 	}
 	s.mu.Lock()
 	for _, t := range s.tweets {
-		if t.UserID == s.opts.UserID && t.RetweetOf == nil && !s.deleted[t.ID] && t.Text == status {
+		if t.UserID == rec.UserID && t.RetweetOf == nil && !s.deleted[t.ID] && t.Text == status {
 			s.mu.Unlock()
 			s.writeError(w, rec, http.StatusForbidden, 187, "Status is a duplicate.")
 			return
 		}
 	}
-	t := Tweet{Text: status}
+	t := Tweet{Text: status, UserID: rec.UserID}
 	if v := param("in_reply_to_status_id"); v != "" {
 		id, _ := strconv.ParseInt(v, 10, 64)
 		parent, ok := s.find(id)

@@ -5,7 +5,9 @@
 // HTML-escaped text, t.co links with entities; v2 data/includes/meta and
 // problem+json errors), rate-limit headers, and the OAuth 1.0a PIN login
 // under /oauth/. It verifies every request's OAuth 1.0a signature and
-// injects faults on demand, whichever API the request is for.
+// injects faults on demand, whichever API the request is for. It serves the
+// user of Options and any added with AddUser, each with its own access
+// token for the one consumer key, timeline and rate-limit windows.
 package twittertest
 
 import (
@@ -60,6 +62,17 @@ type Options struct {
 	// Logger receives a debug line per request; nil means none. Secrets
 	// are never logged.
 	Logger *zap.Logger
+	// UserLimits replace X's per-user rate limits (each access token has
+	// its own window) by endpoint name: "statuses/user_timeline" and
+	// "2/users/:id/tweets" (900 per 15 minutes), "account/verify_credentials",
+	// "2/users/me", "statuses/update", "2/tweets". A zero Limit keeps X's.
+	UserLimits map[string]RateLimit
+	// AppLimits replace the budgets that all users of the consumer key
+	// share, by endpoint name: X's are 100,000 per 24 hours for
+	// "statuses/user_timeline", 10,000 per 15 minutes for
+	// "2/users/:id/tweets", 10,000 per 24 hours for "2/tweets". A zero
+	// Limit means no app budget for that endpoint.
+	AppLimits map[string]RateLimit
 }
 
 // Request is a request the server answered.
@@ -71,6 +84,7 @@ type Request struct {
 	Body          string     // any other body of a POST (v2 JSON), or ""
 	Status        int        // 499 when the client left during a delay, 0 when dropped (Fault.Drop)
 	OAuthVerified bool       // the OAuth 1.0a signature and credentials were valid
+	UserID        int64      // the registered user whose access token it carried, valid or not; 0 for none
 	At            time.Time  // when the server began to handle it
 }
 
@@ -92,6 +106,7 @@ type Server struct {
 	requests []Request
 	faults   []Fault
 	windows  map[string]*rateWindow
+	users    userTable
 	nonces   map[string]time.Time
 	logins   map[string]*pendingLogin // by request token
 	loginSeq int
@@ -124,6 +139,8 @@ func NewServer(opts Options) *Server {
 	if opts.ScreenName == "" {
 		opts.ScreenName = DefaultScreenName
 	}
+	// Copies, so that a test editing its maps cannot race the server.
+	opts.UserLimits, opts.AppLimits = maps.Clone(opts.UserLimits), maps.Clone(opts.AppLimits)
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -143,6 +160,7 @@ func NewServer(opts Options) *Server {
 		windows: make(map[string]*rateWindow),
 		nonces:  make(map[string]time.Time),
 		logins:  make(map[string]*pendingLogin),
+		users:   newUserTable(opts),
 	}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
@@ -173,7 +191,11 @@ func (s *Server) OAuthURL() string { return strings.TrimSuffix(s.url, "1.1/") + 
 
 // Options returns the options in effect, defaults filled in, so that a
 // demo can build a client with the server's credentials.
-func (s *Server) Options() Options { return s.opts }
+func (s *Server) Options() Options {
+	o := s.opts
+	o.UserLimits, o.AppLimits = maps.Clone(o.UserLimits), maps.Clone(o.AppLimits)
+	return o
+}
 
 // Close stops the server and waits for the requests in progress.
 func (s *Server) Close() {
@@ -254,7 +276,7 @@ func (s *Server) addLocked(t Tweet) Tweet {
 			}
 		}
 		if o.ScreenName == "" {
-			o.ScreenName = "user" + idStr(o.UserID)
+			o.ScreenName = s.screenNameOf(o.UserID)
 		}
 		if o.ID == 0 {
 			o.ID = s.nextID()
@@ -271,11 +293,7 @@ func (s *Server) addLocked(t Tweet) Tweet {
 		t.UserID = s.opts.UserID
 	}
 	if t.ScreenName == "" {
-		if t.UserID == s.opts.UserID {
-			t.ScreenName = s.opts.ScreenName
-		} else {
-			t.ScreenName = "user" + idStr(t.UserID)
-		}
+		t.ScreenName = s.screenNameOf(t.UserID)
 	}
 	if t.ID == 0 {
 		t.ID = s.nextID()
@@ -387,14 +405,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "oauth/access_token":
 		nonce, ts, params, authErr = verifySigned(r, rec.Form, s.opts, s.requestSecret, now)
 	default:
-		nonce, ts, authErr = verifyOAuth(r, rec.Form, s.opts, now)
+		nonce, ts, _, authErr = verifySigned(r, rec.Form, s.opts, s.accessSecret(&rec), now)
 	}
 
 	s.mu.Lock()
 	if authErr == nil && nonce != "" && s.replayed(nonce, ts, now) {
 		authErr = errCouldNotAuth()
 	}
-	win, exceeded := s.consume(endpoint, now)
+	win, exceeded := s.consume(rec.UserID, endpoint, now)
 	fault, faulty := s.takeFault(r.URL.Path)
 	s.mu.Unlock()
 	rec.OAuthVerified = authErr == nil && nonce != ""
@@ -458,7 +476,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.update(w, rec)
 	case get && endpoint == "account/verify_credentials":
 		s.mu.Lock()
-		u := s.user(s.opts.UserID, s.opts.ScreenName)
+		u := s.user(rec.UserID, s.screenNameOf(rec.UserID))
 		s.mu.Unlock()
 		s.writeJSON(w, rec, http.StatusOK, u)
 	case get && endpoint == "2/users/me":
@@ -529,22 +547,6 @@ func (s *Server) replayed(nonce string, ts, now time.Time) bool {
 	}
 	s.nonces[key] = ts
 	return false
-}
-
-// consume counts a request against its endpoint's window. The caller
-// holds s.mu.
-func (s *Server) consume(endpoint string, now time.Time) (rateWindow, bool) {
-	w := s.windows[endpoint]
-	if w == nil || !now.Before(w.reset) {
-		limit := limitFor(endpoint)
-		w = &rateWindow{limit: limit, remaining: limit, reset: now.Add(window).Truncate(time.Second)}
-		s.windows[endpoint] = w
-	}
-	if w.remaining == 0 {
-		return *w, true
-	}
-	w.remaining--
-	return *w, false
 }
 
 // limitFor is the per-user limit per 15-minute window. statuses/update has

@@ -132,8 +132,11 @@ func (s *Server) writeV2(w http.ResponseWriter, rec Request, status int, v any) 
 
 // usersMe serves GET /2/users/me.
 func (s *Server) usersMe(w http.ResponseWriter, rec Request) {
+	s.mu.Lock()
+	name := s.screenNameOf(rec.UserID)
+	s.mu.Unlock()
 	s.writeV2(w, rec, http.StatusOK, map[string]v2UserJSON{"data": {
-		ID: idStr(s.opts.UserID), Name: s.opts.ScreenName, Username: s.opts.ScreenName,
+		ID: idStr(rec.UserID), Name: name, Username: name,
 	}})
 }
 
@@ -359,13 +362,13 @@ func (s *Server) createTweet(w http.ResponseWriter, rec Request) {
 	}
 	s.mu.Lock()
 	for _, t := range s.tweets {
-		if t.UserID == s.opts.UserID && t.RetweetOf == nil && !s.deleted[t.ID] && t.Text == text {
+		if t.UserID == rec.UserID && t.RetweetOf == nil && !s.deleted[t.ID] && t.Text == text {
 			s.mu.Unlock()
 			s.writeProblem(w, rec, problemJSON{Title: "Forbidden", Detail: "You are not allowed to create a Tweet with duplicate content.", Type: "about:blank", Status: http.StatusForbidden})
 			return
 		}
 	}
-	t := Tweet{Text: text}
+	t := Tweet{Text: text, UserID: rec.UserID}
 	if r := body.Reply; r != nil {
 		id, _ := strconv.ParseInt(r.InReplyToTweetID, 10, 64)
 		parent, ok := s.find(id)
