@@ -2,7 +2,6 @@ package twitter
 
 import (
 	"html"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,32 +17,46 @@ type expansion struct {
 	short, long string
 }
 
-// expansions collects the t.co replacements of a tweet: links, and media
-// (whose t.co link in the text stands for all its attachments).
-func expansions(ents *gotwitter.Entities, ext *gotwitter.ExtendedEntity) []expansion {
-	var ex []expansion
-	seen := make(map[string]bool)
-	add := func(e gotwitter.URLEntity) {
-		if e.URL == "" || e.ExpandedURL == "" || seen[e.URL] {
-			return
-		}
-		seen[e.URL] = true
-		ex = append(ex, expansion{short: e.URL, long: e.ExpandedURL})
+// links collects the t.co replacements of one text, each short link
+// once: both APIs list a link more than once (v1.1 in entities and in
+// each media entity, v2 once per attachment).
+type links struct {
+	seen map[string]bool
+	ex   []expansion
+}
+
+func (l *links) add(short, long string) {
+	if short == "" || long == "" || l.seen[short] {
+		return
 	}
+	if l.seen == nil {
+		l.seen = make(map[string]bool)
+	}
+	l.seen[short] = true
+	l.ex = append(l.ex, expansion{short: short, long: long})
+}
+
+// expand replaces the collected links in text; see expandText.
+func (l *links) expand(text string) string { return expandText(text, l.ex) }
+
+// expansions collects the t.co replacements of a v1.1 tweet: links, and
+// media (whose t.co link in the text stands for all its attachments).
+func expansions(ents *gotwitter.Entities, ext *gotwitter.ExtendedEntity) *links {
+	var l links
 	if ents != nil {
 		for _, u := range ents.Urls {
-			add(u)
+			l.add(u.URL, u.ExpandedURL)
 		}
 		for _, m := range ents.Media {
-			add(m.URLEntity)
+			l.add(m.URL, m.ExpandedURL)
 		}
 	}
 	if ext != nil {
 		for _, m := range ext.Media {
-			add(m.URLEntity)
+			l.add(m.URL, m.ExpandedURL)
 		}
 	}
-	return ex
+	return &l
 }
 
 // expandText replaces each t.co link in text, which is HTML-escaped the way
@@ -77,8 +90,9 @@ func expandText(text string, ex []expansion) string {
 	}
 }
 
-// tweetBody returns a tweet's own text, expanded and unescaped.
-func tweetBody(t *gotwitter.Tweet) string {
+// body returns the text, entities and media of a tweet's own text: the
+// extended form when the server sent one.
+func body(t *gotwitter.Tweet) (string, *gotwitter.Entities, *gotwitter.ExtendedEntity) {
 	text, ents, ext := t.FullText, t.Entities, t.ExtendedEntities
 	if text == "" {
 		if et := t.ExtendedTweet; et != nil && et.FullText != "" {
@@ -88,18 +102,34 @@ func tweetBody(t *gotwitter.Tweet) string {
 			text = t.Text
 		}
 	}
-	return expandText(text, expansions(ents, ext))
+	return text, ents, ext
 }
 
-// postText returns the text to mirror. A retweet's own text is truncated
-// by the API, so it is rebuilt from the original.
-func postText(t *gotwitter.Tweet) string {
+// tweetBody returns a tweet's own text, expanded and unescaped, and its
+// hashtags.
+func tweetBody(t *gotwitter.Tweet) (string, []string) {
+	text, ents, ext := body(t)
+	var tags []string
+	if ents != nil {
+		for _, h := range ents.Hashtags {
+			if h.Text != "" {
+				tags = append(tags, h.Text)
+			}
+		}
+	}
+	return expansions(ents, ext).expand(text), tags
+}
+
+// postText returns the text to mirror and its hashtags. A retweet's own
+// text is truncated by the API, so it is rebuilt from the original.
+func postText(t *gotwitter.Tweet) (string, []string) {
 	if rs := t.RetweetedStatus; rs != nil {
 		name := ""
 		if rs.User != nil {
 			name = rs.User.ScreenName
 		}
-		return "RT @" + name + ": " + tweetBody(rs)
+		text, tags := tweetBody(rs)
+		return "RT @" + name + ": " + text, tags
 	}
 	return tweetBody(t)
 }
@@ -117,35 +147,31 @@ func parseID(s string, n int64) int64 {
 	return 0
 }
 
-// toPost converts a tweet. ok is false when it has no usable id (none,
-// or one from the future); such a tweet cannot be mirrored or used as a
-// cursor, and is skipped with a warning rather than failing every later
-// poll.
-func (c *Client) toPost(t *gotwitter.Tweet) (daemon.Post, bool) {
+// toPost converts a v1.1 tweet. ok is false when it has no usable id
+// (none, or one from the future); such a tweet cannot be mirrored or
+// used as a cursor, and is skipped with a warning rather than failing
+// every later poll.
+func (c *V1) toPost(t *gotwitter.Tweet) (tweetPost, bool) {
 	id := parseID(t.IDStr, t.ID)
 	if id == 0 {
 		c.log.Warn("skipping tweet without id", zap.String("id_str", t.IDStr))
-		return daemon.Post{}, false
+		return tweetPost{}, false
 	}
 	if !c.plausibleID(id) {
-		return daemon.Post{}, false
+		return tweetPost{}, false
 	}
-	p := daemon.Post{
-		ID:              id,
-		Text:            postText(t),
-		InReplyToUserID: parseID(t.InReplyToUserIDStr, t.InReplyToUserID),
-		Retweet:         t.RetweetedStatus != nil,
-	}
+	p := daemon.Post{ID: strconv.FormatInt(id, 10), Cursor: cursorOf(id), Repost: t.RetweetedStatus != nil}
+	p.Text, p.Hashtags = postText(t)
+	var author int64
 	if t.User != nil {
-		p.AuthorID = parseID(t.User.IDStr, t.User.ID)
-		p.ScreenName = t.User.ScreenName
+		author = parseID(t.User.IDStr, t.User.ID)
+		p.Author = t.User.ScreenName
 	}
-	idStr := strconv.FormatInt(id, 10)
-	if p.ScreenName != "" {
-		p.URL = c.web + url.PathEscape(p.ScreenName) + "/status/" + idStr
-	} else {
-		p.URL = c.web + "i/web/status/" + idStr
+	// A reply to oneself continues a thread: it is no reply.
+	if to := parseID(t.InReplyToUserIDStr, t.InReplyToUserID); to != 0 && to != author {
+		p.Reply = true
 	}
+	p.URL = c.statusURL(p.Author, id)
 	if t.CreatedAt != "" {
 		at, err := time.Parse(createdAtLayout, t.CreatedAt)
 		if err != nil {
@@ -154,5 +180,5 @@ func (c *Client) toPost(t *gotwitter.Tweet) (daemon.Post, bool) {
 			p.CreatedAt = at
 		}
 	}
-	return p, true
+	return tweetPost{id: id, post: p}, true
 }

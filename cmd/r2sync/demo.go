@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -80,7 +81,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	defer os.RemoveAll(dir)
 	store := statefile.New(filepath.Join(dir, "state.json"))
 
-	tw, err := twitter.New(twitter.Options{
+	tw, err := twitter.NewV1(twitter.Options{
 		APIBase: api.URL(), ConsumerKey: keys.ConsumerKey, ConsumerSecret: keys.ConsumerSecret,
 		AccessToken: keys.AccessToken, AccessSecret: keys.AccessSecret, Timeout: 10 * time.Second, Logger: log,
 	})
@@ -96,7 +97,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	mirror := daemon.NewMirror(daemon.Config{
-		Source: tw, Sink: conn, Store: store, Renderer: renderer,
+		Source: tw, SourceName: sourceName, Sink: xmppSink{conn}, Store: store, Renderer: renderer,
 		PollInterval: demoPollInterval, Logger: log,
 	})
 
@@ -136,7 +137,7 @@ func runDemoScript(ctx context.Context, w interface{ Write([]byte) (int, error) 
 		start := time.Now()
 		t := api.AddTweet(d.tweet)
 		fmt.Fprintf(w, "tweet %d/%d: %s\n", i+1, len(script), d.about)
-		if err := waitState(ctx, store, func(s daemon.State) bool { return s.LastID >= t.ID && len(s.Pending) == 0 }); err != nil {
+		if err := waitState(ctx, store, func(s daemon.State) bool { return cursorAtLeast(s, t.ID) && len(s.Pending) == 0 }); err != nil {
 			return fmt.Errorf("tweet %d: %w", t.ID, err)
 		}
 		statuses := xmpp.Statuses()
@@ -173,4 +174,11 @@ func waitState(ctx context.Context, store *statefile.Store, ok func(daemon.State
 		case <-tick.C:
 		}
 	}
+}
+
+// cursorAtLeast reports whether the Twitter cursor in s has reached id.
+func cursorAtLeast(s daemon.State, id int64) bool {
+	c, _ := s.Cursor(sourceName)
+	n, err := strconv.ParseInt(c, 10, 64)
+	return err == nil && n >= id
 }

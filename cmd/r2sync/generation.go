@@ -56,9 +56,10 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	}
 	cfg, tw := w.cfg, w.twitter
 	mon := health.New(health.Options{
+		Mirror:       mirrorName,
+		Source:       tw,
+		SourceName:   sourceName,
 		PollInterval: cfg.Twitter.PollInterval.Duration,
-		RateLimit:    rateLimitOf(tw),
-		Usage:        usageOf(tw),
 		Version:      versionString(),
 	})
 	mon.Restore(st)
@@ -69,8 +70,10 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	sess.events.use(mon)
 	r.handler.set(mon.Handler())
 	mirror := daemon.NewMirror(daemon.Config{
-		Source:       mon.Source(tw),
-		Sink:         sess.conn,
+		Name:         mirrorName,
+		Source:       tw,
+		SourceName:   sourceName,
+		Sink:         xmppSink{sess.conn},
 		Store:        w.store,
 		Renderer:     w.renderer,
 		Filter:       newFilter(cfg.Sync),

@@ -73,11 +73,11 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	acct, err := tw.Verify(ctx)
+	acct, err := verify(ctx, tw)
 	if err != nil {
 		return fmt.Errorf("the new access token does not work: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "\nlogged in as @%s (id %d) with api %s at %s\n", acct.ScreenName, acct.ID, tw.API(), tw.APIBase())
+	fmt.Fprintf(e.stdout, "\nlogged in as @%s (id %s) with api %s at %s\n", acct.Handle, acct.ID, tw.API(), tw.APIBase())
 
 	dir := filepath.Dir(path)
 	var paste []string
