@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -580,6 +581,30 @@ func TestMediaLinksExpanded(t *testing.T) {
 			want := "look & see https://twitter.com/" + screenName + "/status/" + strconv.FormatInt(tw.ID, 10) + "/photo/1"
 			if posts[0].Text != want {
 				t.Errorf("text %q, want %q", posts[0].Text, want)
+			}
+		})
+	}
+}
+
+// Hashtags come as the API lists them, without '#': those of the
+// original for a retweet, and all of a long post's (v2: its note_tweet).
+func TestHashtags(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api.name, func(t *testing.T) {
+			s := newServer(t)
+			c := api.client(t, s, nil)
+			s.AddTweet(twittertest.Tweet{Text: "tags #go and #人人网_2, not a#b"})
+			s.AddTweet(twittertest.Tweet{RetweetOf: &twittertest.Tweet{Text: "#xmpp rocks", UserID: 7, ScreenName: "bob"}})
+			s.AddTweet(twittertest.Tweet{Text: strings.Repeat("long ", 70) + "#end"})
+			s.AddTweet(twittertest.Tweet{Text: "none"})
+			posts, err := c.Since(context.Background(), "")
+			if err != nil || len(posts) != 4 {
+				t.Fatalf("Since = %+v, %v", posts, err)
+			}
+			for i, want := range [][]string{{"go", "人人网_2"}, {"xmpp"}, {"end"}, nil} {
+				if got := posts[i].Hashtags; !slices.Equal(got, want) {
+					t.Errorf("post %d (%q): hashtags %q, want %q", i, posts[i].Text, got, want)
+				}
 			}
 		})
 	}
