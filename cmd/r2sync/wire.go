@@ -47,7 +47,11 @@ type wiring struct {
 // wire loads the config named by cfgPath and builds the logger and the
 // adapters. Every failure is a config error (exit 78). Call close when done.
 func wire(e *env, cfgPath string) (*wiring, error) {
-	cfg, renderer, err := loadConfig(e, cfgPath)
+	cfg, path, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := newRenderer(path, cfg.Sync)
 	if err != nil {
 		return nil, err
 	}

@@ -219,15 +219,19 @@ func (s *Store) syncDir(dir string) error {
 
 // syncDir makes the entries of dir (a rename, a new file) durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := fsyncDir(dir); err != nil {
 		return fmt.Errorf("sync state directory: %w", err)
 	}
 	return nil
+}
+
+func fsyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func decodeStrict(b []byte, v any) error {

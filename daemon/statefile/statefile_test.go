@@ -570,3 +570,28 @@ func TestOneFsyncPerUpdate(t *testing.T) {
 		}
 	}
 }
+
+// WriteFileAtomic replaces a file whole, with the mode asked for, and
+// leaves no temporary file behind, also when it fails.
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := statefile.WriteFileAtomic(path, []byte("new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	if err != nil || string(b) != "new\n" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after the write: %q, %v, mode %v", b, err, fi.Mode().Perm())
+	}
+	if err := statefile.WriteFileAtomic(filepath.Join(dir, "missing", "token"), []byte("x"), 0o600); err == nil {
+		t.Error("a write into a missing directory succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("left in the directory: %v", entries)
+	}
+}
