@@ -69,18 +69,7 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	}
 	sess.events.use(mon)
 	r.handler.set(mon.Handler())
-	mirror := daemon.NewMirror(daemon.Config{
-		Name:         mirrorName,
-		Source:       tw,
-		SourceName:   sourceName,
-		Sink:         xmppSink{sess.conn},
-		Store:        w.store,
-		Renderer:     w.renderer,
-		Filter:       newFilter(cfg.Sync),
-		PollInterval: cfg.Twitter.PollInterval.Duration,
-		Logger:       w.log,
-		Observer:     mon,
-	})
+	mirror := w.newMirror(xmppSink{sess.conn}, mon)
 	gctx, cancel := context.WithCancelCause(ctx)
 	g := &generation{mon: mon, notifier: notifier, cancel: cancel, finished: make(chan struct{}), notified: make(chan struct{})}
 	go func() {

@@ -51,6 +51,13 @@ func wire(e *env, cfgPath string) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
+	return wireConfig(e, path, cfg)
+}
+
+// wireConfig builds the renderer, the logger and the adapters of cfg,
+// read from path (which errors name). `run` and `demo` both build their
+// mirror from what it returns.
+func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	renderer, err := newRenderer(path, cfg.Sync)
 	if err != nil {
 		return nil, err
@@ -132,6 +139,23 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 		return opts, pem, nil
 	}
 	return opts, nil, nil
+}
+
+// newMirror builds the mirror of w's config and adapters on sink,
+// reporting to obs: the one place `run` and `demo` get theirs from.
+func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
+	return daemon.NewMirror(daemon.Config{
+		Name:         mirrorName,
+		Source:       w.twitter,
+		SourceName:   sourceName,
+		Sink:         sink,
+		Store:        w.store,
+		Renderer:     w.renderer,
+		Filter:       newFilter(w.cfg.Sync),
+		PollInterval: w.cfg.Twitter.PollInterval.Duration,
+		Logger:       w.log,
+		Observer:     obs,
+	})
 }
 
 func newFilter(c config.Sync) daemon.Filter {
