@@ -61,7 +61,7 @@ type TemplateData struct {
 
 // NewRenderer parses the status template and tries it once on a sample
 // post, so that a template naming an unknown field fails here and not on
-// the first tweet, and one that takes over RenderTimeout on the sample is
+// the first post, and one that takes over RenderTimeout on the sample is
 // refused. maxLength counts grapheme clusters; 0 means no limit.
 func NewRenderer(tmpl string, maxLength int) (*Renderer, error) {
 	return newRenderer(tmpl, maxLength, RenderTimeout)

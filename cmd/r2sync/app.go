@@ -59,15 +59,16 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func configError(err error) error { return &exitError{code: exitConfig, err: err} }
 
-// stateError gives a state file that is corrupt, locked by another
-// daemon or cannot be written its exit status; other errors pass
-// unchanged.
+// stateError gives a state file that is corrupt (or holds a cursor its
+// source cannot read), locked by another daemon or cannot be written its
+// exit status; other errors pass unchanged.
 func stateError(err error) error {
 	var corrupt *statefile.CorruptError
+	var cursor *daemon.CursorError
 	var inUse *statefile.InUseError
 	var unwritable *statefile.UnwritableError
 	switch {
-	case errors.As(err, &corrupt):
+	case errors.As(err, &corrupt), errors.As(err, &cursor):
 		return &exitError{code: exitDataErr, err: err}
 	case errors.As(err, &inUse):
 		return &exitError{code: exitTempFail, err: err}
