@@ -62,7 +62,7 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 		if isUncertain(err) {
 			return m.uncertain(ctx, next, err)
 		}
-		return fmt.Errorf("set status for post %d: %w", next.PostID, err)
+		return fmt.Errorf("set status for post %s: %w", next.PostID, err)
 	}
 	at := m.now()
 	n, found, err := m.changeStatus(ctx, next.PostID, func(s *State, i int) {
@@ -72,7 +72,7 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 	})
 	if err != nil {
 		m.log.Error("status sent but not recorded; it will be sent again at the next start",
-			zap.Int64("post_id", next.PostID), zap.Error(err))
+			zap.String("post_id", next.PostID), zap.Error(err))
 		return fmt.Errorf("save state: %w", err)
 	}
 	if found {
@@ -80,7 +80,7 @@ func (m *Mirror) deliver(parent context.Context, next Status) error {
 	}
 	m.cfg.Observer.Pending(n)
 	m.log.Info("status set",
-		zap.Int64("post_id", next.PostID),
+		zap.String("post_id", next.PostID),
 		zap.Duration("delay", at.Sub(next.QueuedAt)))
 	return nil
 }
@@ -96,7 +96,7 @@ func (m *Mirror) uncertain(ctx context.Context, next Status, sendErr error) erro
 			s.Pending = append(s.Pending[:i], s.Pending[i+1:]...)
 		}
 	})
-	sendErr = fmt.Errorf("set status for post %d: %w", next.PostID, sendErr)
+	sendErr = fmt.Errorf("set status for post %s: %w", next.PostID, sendErr)
 	if err != nil {
 		return fmt.Errorf("%w (and counting the attempt failed: %v)", sendErr, err)
 	}
@@ -106,11 +106,11 @@ func (m *Mirror) uncertain(ctx context.Context, next Status, sendErr error) erro
 	m.cfg.Observer.Uncertain(next.PostID, dropped)
 	m.cfg.Observer.Pending(n)
 	if dropped {
-		m.log.Error(droppedMessage, zap.Int64("post_id", next.PostID), zap.Error(sendErr))
+		m.log.Error(droppedMessage, zap.String("post_id", next.PostID), zap.Error(sendErr))
 		return sendErr
 	}
 	m.log.Warn("status not acknowledged; it may have been published, so it is tried at most a few times",
-		zap.Int64("post_id", next.PostID), zap.Int("attempt", next.Attempts+1), zap.Int("max_attempts", MaxUncertainAttempts))
+		zap.String("post_id", next.PostID), zap.Int("attempt", next.Attempts+1), zap.Int("max_attempts", MaxUncertainAttempts))
 	return sendErr
 }
 
@@ -121,7 +121,7 @@ var errMoved = errors.New("status no longer first in the queue")
 // write until it is saved (see saveState). It looks at the front of the
 // queue only, which is where the status was, unless another process moved
 // it. found is false, and nothing is written, when it is no longer queued.
-func (m *Mirror) changeStatus(ctx context.Context, id int64, fn func(s *State, i int)) (n int, found bool, err error) {
+func (m *Mirror) changeStatus(ctx context.Context, id string, fn func(s *State, i int)) (n int, found bool, err error) {
 	apply := func(s *State) error {
 		for i := range s.Pending {
 			if s.Pending[i].PostID == id {

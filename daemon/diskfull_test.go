@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func TestPollDiskFullLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		reply := post(3, "@bob hi")
-		reply.InReplyToUserID = 7
+		reply.Reply = true
 		src.add(post(2, "a"), reply, post(4, "b"))
 		fs.failNext(3)
 		for i := range 3 {
@@ -184,7 +185,7 @@ func TestDeliverDiskFullTmpfs(t *testing.T) {
 	// batch longer than a page.
 	if _, err := store.Update(context.Background(), func(s *daemon.State) error {
 		for i := range 400 {
-			s.Posted = append(s.Posted, daemon.PostRef{ID: int64(1000 + i)})
+			s.Posted = append(s.Posted, daemon.PostRef{Source: daemon.DefaultSourceName, ID: strconv.Itoa(1000 + i), Cursor: strconv.Itoa(1000 + i)})
 		}
 		return nil
 	}); err != nil {

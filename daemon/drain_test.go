@@ -62,10 +62,22 @@ func TestDrainLinear(t *testing.T) {
 		}
 	}
 	path := t.TempDir() + "/state.json"
-	old := daemon.State{Initialized: true, LastID: int64(n), Mirrored: 1}
+	// A state file in format 1, as r2sync wrote it before the journal.
+	type format1Status struct {
+		PostID   int64     `json:"post_id,string"`
+		Text     string    `json:"text"`
+		QueuedAt time.Time `json:"queued_at"`
+	}
+	type format1 struct {
+		Initialized bool            `json:"initialized"`
+		LastID      int64           `json:"last_id,string"`
+		Pending     []format1Status `json:"pending"`
+		Mirrored    int64           `json:"mirrored"`
+	}
+	old := format1{Initialized: true, LastID: int64(n), Mirrored: 1}
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	for i := 1; i <= n; i++ {
-		old.Pending = append(old.Pending, daemon.Status{PostID: int64(i), Text: "#" + strconv.Itoa(i) + " " + strings.Repeat("同步到人人网 ", 8), QueuedAt: at})
+		old.Pending = append(old.Pending, format1Status{PostID: int64(i), Text: "#" + strconv.Itoa(i) + " " + strings.Repeat("同步到人人网 ", 8), QueuedAt: at})
 	}
 	b, err := json.MarshalIndent(old, "", "  ")
 	if err != nil {
@@ -75,7 +87,7 @@ func TestDrainLinear(t *testing.T) {
 		t.Fatal(err)
 	}
 	queue := int64(len(b))
-	old, b = daemon.State{}, nil
+	old, b = format1{}, nil
 	debug.FreeOSMemory()
 
 	store := statefile.New(path)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"time"
@@ -74,3 +75,25 @@ func isUncertain(err error) bool {
 func isDiskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
+
+// CursorError reports a cursor in the state that its source does not
+// take for one of its own: the state file was damaged or edited, and no
+// retry can help.
+type CursorError struct {
+	Source string // the source's name in the state
+	Cursor string
+	Err    error
+}
+
+func (e *CursorError) Error() string {
+	c := e.Cursor
+	if len(c) > 64 {
+		c = c[:64] + "…"
+	}
+	return fmt.Sprintf("state cursor %q of source %s is not one of its cursors (%v); inspect the state file, then run `r2sync state reset` to start over without re-posting old posts", c, e.Source, e.Err)
+}
+
+func (e *CursorError) Unwrap() error { return e.Err }
+
+// Fatal reports that retrying cannot help.
+func (e *CursorError) Fatal() bool { return true }

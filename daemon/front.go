@@ -25,7 +25,7 @@ func (m *Mirror) updateFront(ctx context.Context, n int, fn func(*State) error) 
 	}
 	st, err := m.cfg.Store.Update(ctx, func(s *State) error {
 		w := min(n, len(s.Pending))
-		window := make(map[int64]bool, w)
+		window := make(map[string]bool, w)
 		for _, p := range s.Pending[:w] {
 			window[p.PostID] = true
 		}

@@ -59,7 +59,7 @@ type recObserver struct {
 	daemon.NopObserver
 	mu        sync.Mutex
 	skipped   map[string]int
-	delivered []int64
+	delivered []string
 	uncertain map[bool]int // by dropped
 	stateErrs int
 	stateOK   int
@@ -75,13 +75,13 @@ func (o *recObserver) Skipped(reason string) {
 	o.mu.Unlock()
 }
 
-func (o *recObserver) Delivered(id int64, _ time.Duration) {
+func (o *recObserver) Delivered(id string, _ time.Duration) {
 	o.mu.Lock()
 	o.delivered = append(o.delivered, id)
 	o.mu.Unlock()
 }
 
-func (o *recObserver) Uncertain(_ int64, dropped bool) {
+func (o *recObserver) Uncertain(_ string, dropped bool) {
 	o.mu.Lock()
 	o.uncertain[dropped]++
 	o.mu.Unlock()

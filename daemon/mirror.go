@@ -28,24 +28,34 @@ const PollTimeout = 5 * time.Minute
 
 // Filter says which posts become statuses.
 type Filter struct {
-	IncludeReplies  bool // replies to other accounts; replies to oneself always pass
-	IncludeRetweets bool
+	IncludeReplies bool // replies to other accounts; replies to oneself always pass
+	IncludeReposts bool
 }
 
 // skipReason returns why p is not mirrored, or "" when it is.
 func (f Filter) skipReason(p Post) string {
 	switch {
-	case p.Retweet && !f.IncludeRetweets:
-		return "retweet"
-	case p.Reply() && !f.IncludeReplies:
+	case p.Repost && !f.IncludeReposts:
+		return "repost"
+	case p.Reply && !f.IncludeReplies:
 		return "reply"
 	}
 	return ""
 }
 
+// DefaultSourceName is the Config.SourceName of a Config without one.
+const DefaultSourceName = "default"
+
 // Config is what a Mirror needs.
 type Config struct {
-	Source       Source
+	// Name names the mirror: every log line of the mirror carries it as
+	// the field "mirror" when it is set.
+	Name   string
+	Source Source
+	// SourceName keys the source's cursor and claims in the State; it
+	// must stay the same for the life of the state file. Empty means
+	// DefaultSourceName.
+	SourceName   string
 	Sink         Sink
 	Store        Store
 	Renderer     *Renderer
@@ -79,6 +89,10 @@ type Mirror struct {
 	after  func(time.Duration) <-chan time.Time
 	queued chan struct{} // wakes the deliverer; capacity 1
 
+	src      string              // Config.SourceName, defaults applied
+	order    CursorOrder         // the Source's, or nil
+	sanitize func(string) string // the Sink's Sanitize, or nil
+
 	cursorChecked atomic.Bool // the start-up check of the cursor against the newest post ran
 
 	stateMu      sync.Mutex
@@ -107,7 +121,18 @@ func NewMirror(cfg Config) *Mirror {
 	if after == nil {
 		after = time.After
 	}
-	return &Mirror{cfg: cfg, log: cfg.Logger.Named("mirror"), now: now, after: after, queued: make(chan struct{}, 1)}
+	if cfg.SourceName == "" {
+		cfg.SourceName = DefaultSourceName
+	}
+	log := cfg.Logger.Named("mirror")
+	if cfg.Name != "" {
+		log = log.With(zap.String("mirror", cfg.Name))
+	}
+	order, _ := cfg.Source.(CursorOrder)
+	return &Mirror{
+		cfg: cfg, log: log, now: now, after: after, queued: make(chan struct{}, 1),
+		src: cfg.SourceName, order: order, sanitize: SanitizerOf(cfg.Sink),
+	}
 }
 
 // Run mirrors until ctx ends. It returns nil on cancellation and an error

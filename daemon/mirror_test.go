@@ -1,10 +1,13 @@
 package daemon_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +30,11 @@ func (f *fakeSource) add(p ...daemon.Post) {
 	f.posts = append(f.posts, p...)
 }
 
-func (f *fakeSource) Since(_ context.Context, since int64) ([]daemon.Post, error) {
+func (f *fakeSource) Since(_ context.Context, cursor string) ([]daemon.Post, error) {
+	since, err := cursorNumber(cursor)
+	if err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -36,23 +43,59 @@ func (f *fakeSource) Since(_ context.Context, since int64) ([]daemon.Post, error
 	}
 	var out []daemon.Post
 	for _, p := range f.posts {
-		if p.ID > since {
+		if n, _ := cursorNumber(p.Cursor); n > since {
 			out = append(out, p)
 		}
 	}
 	return out, nil
 }
 
-func (f *fakeSource) Newest(context.Context) (int64, error) {
+func (f *fakeSource) Newest(context.Context) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return 0, f.err
+		return "", f.err
 	}
 	if len(f.posts) == 0 {
+		return "", nil
+	}
+	return f.posts[len(f.posts)-1].Cursor, nil
+}
+
+// CompareCursors implements daemon.CursorOrder: the fake's cursors are
+// post numbers, "" before every post.
+func (f *fakeSource) CompareCursors(a, b string) (int, error) {
+	x, err := cursorNumber(a)
+	if err != nil {
+		return 0, err
+	}
+	y, err := cursorNumber(b)
+	if err != nil {
+		return 0, err
+	}
+	return cmp.Compare(x, y), nil
+}
+
+func cursorNumber(c string) (int64, error) {
+	if c == "" {
 		return 0, nil
 	}
-	return f.posts[len(f.posts)-1].ID, nil
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a post number", c)
+	}
+	return n, nil
+}
+
+// cursorOf is the fake source's cursor in st.
+func cursorOf(st daemon.State) string {
+	c, _ := st.Cursor(daemon.DefaultSourceName)
+	return c
+}
+
+// started returns the cursors of a state whose fake source is at id.
+func started(id int64) map[string]string {
+	return map[string]string{daemon.DefaultSourceName: strconv.FormatInt(id, 10)}
 }
 
 // fakeSink records statuses; fail, when set, decides per call whether to fail.
@@ -93,10 +136,9 @@ func newMirror(t *testing.T, src daemon.Source, sink daemon.Sink, store daemon.S
 	return daemon.NewMirror(daemon.Config{Source: src, Sink: sink, Store: store, Renderer: r, Filter: filter, PollInterval: time.Hour})
 }
 
-const me = 42
-
 func post(id int64, text string) daemon.Post {
-	return daemon.Post{ID: id, Text: text, AuthorID: me}
+	s := strconv.FormatInt(id, 10)
+	return daemon.Post{ID: s, Cursor: s, Text: text, Author: "me"}
 }
 
 func TestMirrorFirstStartDoesNotFlood(t *testing.T) {
@@ -124,11 +166,10 @@ func TestMirrorFirstStartDoesNotFlood(t *testing.T) {
 
 func TestMirrorFilters(t *testing.T) {
 	reply := post(12, "@bob hi")
-	reply.InReplyToUserID = 7
-	self := post(13, "thread 2/2")
-	self.InReplyToUserID = me
+	reply.Reply = true
+	self := post(13, "thread 2/2") // a reply to oneself is no Reply
 	rt := post(14, "RT @carol: wow")
-	rt.Retweet = true
+	rt.Repost = true
 	tests := []struct {
 		name   string
 		filter daemon.Filter
@@ -136,7 +177,7 @@ func TestMirrorFilters(t *testing.T) {
 	}{
 		{name: "default", want: []string{"first", "thread 2/2", "last"}},
 		{name: "replies", filter: daemon.Filter{IncludeReplies: true}, want: []string{"first", "@bob hi", "thread 2/2", "last"}},
-		{name: "retweets", filter: daemon.Filter{IncludeRetweets: true}, want: []string{"first", "thread 2/2", "RT @carol: wow", "last"}},
+		{name: "reposts", filter: daemon.Filter{IncludeReposts: true}, want: []string{"first", "thread 2/2", "RT @carol: wow", "last"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,8 +234,8 @@ func TestMirrorKeepsStatusesWhileSinkFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Pending) != 3 || st.LastID != 3 {
-		t.Fatalf("state pending=%d last=%d, want 3 pending up to 3", len(st.Pending), st.LastID)
+	if len(st.Pending) != 3 || cursorOf(st) != "3" {
+		t.Fatalf("state pending=%d cursor=%q, want 3 pending up to 3", len(st.Pending), cursorOf(st))
 	}
 	sink.mu.Lock()
 	failing = false
@@ -206,7 +247,7 @@ func TestMirrorKeepsStatusesWhileSinkFails(t *testing.T) {
 		t.Errorf("statuses %q, want %q", got, want)
 	}
 	st, _ = store.Load(ctx)
-	if len(st.Pending) != 0 || st.Mirrored != 3 || st.LastMirrored == nil || st.LastMirrored.PostID != 3 {
+	if len(st.Pending) != 0 || st.Mirrored != 3 || st.LastMirrored == nil || st.LastMirrored.PostID != "3" {
 		t.Errorf("state after delivery = %+v", st)
 	}
 }
@@ -223,7 +264,7 @@ func TestMirrorSkipsPostedByPostCommand(t *testing.T) {
 	// What `r2sync post` does: claim the post it created.
 	src.add(post(5, "posted by hand"))
 	if _, err := store.Update(ctx, func(s *daemon.State) error {
-		s.Posted = append(s.Posted, daemon.PostRef{ID: 5})
+		s.Posted = append(s.Posted, daemon.PostRef{Source: daemon.DefaultSourceName, ID: "5", Cursor: "5"})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -318,7 +359,7 @@ func TestDeliverFinishesSendInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Pending) != 1 || st.Pending[0].PostID != 2 || st.Mirrored != 1 {
+	if len(st.Pending) != 1 || st.Pending[0].PostID != "2" || st.Mirrored != 1 {
 		t.Errorf("state %+v: want the status in flight recorded and the next one still pending", st)
 	}
 	if got := sink.got(); !slices.Equal(got, []string{"in flight"}) {

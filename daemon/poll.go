@@ -8,19 +8,19 @@ import (
 )
 
 // Init records the newest post on a first start so that older posts are not
-// mirrored. It does nothing when the state is already initialized.
+// mirrored. It does nothing when the source has a cursor already.
 func (m *Mirror) Init(ctx context.Context) error {
 	_, err := m.init(ctx)
 	return err
 }
 
-// init is Init; fresh reports that this call initialized the state.
+// init is Init; fresh reports that this call recorded the source's cursor.
 func (m *Mirror) init(ctx context.Context) (fresh bool, err error) {
 	st, _, err := m.loadFront(ctx, 0)
 	if err != nil {
 		return false, fmt.Errorf("load state: %w", err)
 	}
-	if st.Initialized {
+	if _, ok := st.Cursor(m.src); ok {
 		return false, nil
 	}
 	newest, err := m.cfg.Source.Newest(ctx)
@@ -28,13 +28,13 @@ func (m *Mirror) init(ctx context.Context) (fresh bool, err error) {
 		return false, fmt.Errorf("find newest post: %w", err)
 	}
 	_, _, err = m.updateFront(ctx, 0, func(s *State) error {
-		fresh = !s.Initialized
-		if s.Initialized {
+		_, started := s.Cursor(m.src)
+		if fresh = !started; started {
 			return nil
 		}
 		s.Initialized = true
-		s.LastID = max(s.LastID, newest)
-		s.prunePosted()
+		s.setCursor(m.src, newest)
+		m.prunePosted(s)
 		return nil
 	})
 	if err != nil {
@@ -43,23 +43,49 @@ func (m *Mirror) init(ctx context.Context) (fresh bool, err error) {
 	}
 	m.stateSaved()
 	if fresh {
-		m.log.Info("first start: older posts are not mirrored", zap.Int64("newest_id", newest))
+		m.log.Info("first start: older posts are not mirrored", zap.String("source", m.src), zap.String("newest", newest))
 	}
 	return fresh, nil
 }
 
-// checkCursor warns once per run when the cursor is ahead of every post
+// compare orders two cursors of the source; ok is false when the source
+// has no order.
+func (m *Mirror) compare(a, b string) (c int, ok bool, err error) {
+	if m.order == nil {
+		return 0, false, nil
+	}
+	c, err = m.order.CompareCursors(a, b)
+	return c, true, err
+}
+
+// checkCursor fails when the source does not take cursor for one of its
+// own (it can tell only with a CursorOrder).
+func (m *Mirror) checkCursor(cursor string) error {
+	if _, _, err := m.compare(cursor, cursor); err != nil {
+		return &CursorError{Source: m.src, Cursor: cursor, Err: err}
+	}
+	return nil
+}
+
+// checkAhead warns once per run when the cursor is ahead of every post
 // the account has: then Since returns nothing, and mirroring has silently
 // stopped for good. A failed look is tried again at the next poll.
-func (m *Mirror) checkCursor(ctx context.Context, lastID int64) {
+func (m *Mirror) checkAhead(ctx context.Context, cursor string) {
+	if m.order == nil {
+		m.cursorChecked.Store(true)
+		return
+	}
 	newest, err := m.cfg.Source.Newest(ctx)
 	if err != nil {
 		return
 	}
 	m.cursorChecked.Store(true)
-	if newest > 0 && newest < lastID {
+	if newest == "" {
+		return
+	}
+	if c, _, err := m.compare(newest, cursor); err == nil && c < 0 {
 		m.log.Warn("state cursor is ahead of the newest post; run `r2sync state reset`",
-			zap.Int64("last_id", lastID), zap.Int64("newest_id", newest))
+			zap.String("source", m.src), zap.String("cursor", cursor), zap.String("newest", newest))
 	}
 }
 
@@ -83,12 +109,17 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("load state: %w", err)
 	}
+	cursor, _ := st.Cursor(m.src)
+	if err := m.checkCursor(cursor); err != nil {
+		return 0, err
+	}
 	if fresh {
 		m.cursorChecked.Store(true)
 	} else if !m.cursorChecked.Load() {
-		m.checkCursor(ctx, st.LastID)
+		m.checkAhead(ctx, cursor)
 	}
-	posts, err := m.cfg.Source.Since(ctx, st.LastID)
+	posts, err := m.cfg.Source.Since(ctx, cursor)
+	m.cfg.Observer.Seen(len(posts))
 	if err != nil {
 		return 0, fmt.Errorf("fetch posts: %w", err)
 	}
@@ -99,13 +130,21 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	// hold up `r2sync post`; report skips only once the update is saved,
 	// so that a failed write followed by a retry does not count them twice.
 	cands := make([]candidate, 0, len(posts))
+	last := cursor
 	for _, p := range posts {
-		if p.ID <= st.LastID {
+		// With an order, the cursor only moves forward, whatever the
+		// source returns.
+		after, ordered, err := m.compare(p.Cursor, last)
+		if err != nil {
+			return 0, fmt.Errorf("fetch posts: post %s: %w", p.ID, err)
+		}
+		if ordered && after <= 0 {
 			continue
 		}
+		last = p.Cursor
 		c := candidate{post: p, reason: m.cfg.Filter.skipReason(p)}
 		if c.reason == "" {
-			c.text, c.err = m.cfg.Renderer.Render(p)
+			c.text, c.err = m.cfg.Renderer.Render(p, m.sanitize)
 			switch {
 			case c.err != nil:
 				c.reason = "render"
@@ -120,13 +159,18 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	at := m.now()
 	_, n, err := m.updateFront(ctx, 0, func(s *State) error {
 		skipped, queued = skipped[:0], 0
+		// Re-read under the lock: another process may have moved the
+		// cursor meanwhile. Then only posts past its cursor are new; a
+		// source without an order is asked again from there.
+		now, _ := s.Cursor(m.src)
 		for _, c := range cands {
-			// Re-read under the lock: `post` may have claimed a post meanwhile.
-			if c.post.ID <= s.LastID {
-				continue
+			if now != cursor {
+				if after, ordered, err := m.compare(c.post.Cursor, now); !ordered || err != nil || after <= 0 {
+					continue
+				}
 			}
-			s.LastID = c.post.ID
-			if s.takePosted(c.post.ID) {
+			s.setCursor(m.src, c.post.Cursor)
+			if s.takePosted(m.src, c.post.ID) {
 				c.reason, c.err = "posted by r2sync post", nil
 			}
 			if c.reason != "" {
@@ -136,7 +180,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 			s.Pending = append(s.Pending, Status{PostID: c.post.ID, Text: c.text, QueuedAt: at})
 			queued++
 		}
-		s.prunePosted()
+		m.prunePosted(s)
 		return nil
 	})
 	if err != nil {
@@ -146,9 +190,9 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	m.stateSaved()
 	for _, c := range skipped {
 		if c.err != nil {
-			m.log.Error("post skipped", zap.Int64("post_id", c.post.ID), zap.String("reason", c.reason), zap.Error(c.err))
+			m.log.Error("post skipped", zap.String("post_id", c.post.ID), zap.String("reason", c.reason), zap.Error(c.err))
 		} else {
-			m.log.Info("post skipped", zap.Int64("post_id", c.post.ID), zap.String("reason", c.reason))
+			m.log.Info("post skipped", zap.String("post_id", c.post.ID), zap.String("reason", c.reason))
 		}
 		m.cfg.Observer.Skipped(c.reason)
 	}
@@ -160,16 +204,23 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	return queued, nil
 }
 
-// prunePosted forgets posts by `r2sync post` that the cursor has passed.
-func (s *State) prunePosted() {
-	if !s.Initialized {
+// prunePosted forgets claims of `r2sync post` on this source that the
+// cursor has passed: the post was deleted, or seen by another run. It
+// needs the source's order; without one a claim stays until its post is
+// seen.
+func (m *Mirror) prunePosted(s *State) {
+	cursor, ok := s.Cursor(m.src)
+	if !ok || m.order == nil {
 		return
 	}
 	kept := s.Posted[:0]
 	for _, p := range s.Posted {
-		if p.ID > s.LastID {
-			kept = append(kept, p)
+		if p.Source == m.src && p.Cursor != "" {
+			if c, err := m.order.CompareCursors(p.Cursor, cursor); err == nil && c <= 0 {
+				continue
+			}
 		}
+		kept = append(kept, p)
 	}
 	s.Posted = kept
 }

@@ -26,7 +26,7 @@ func runPolls(t *testing.T, src *fakeSource, interval time.Duration, n int) (wai
 	store := statefile.New(t.TempDir() + "/state.json")
 	defer store.Close()
 	// Initialized, so that every poll reaches Since.
-	if _, err := store.Update(context.Background(), func(s *daemon.State) error { s.Initialized, s.LastID = true, 1; return nil }); err != nil {
+	if _, err := store.Update(context.Background(), func(s *daemon.State) error { s.Initialized, s.Cursors = true, started(1); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	m := mirrorWith(t, daemon.Config{Source: src, Sink: &fakeSink{}, Store: store, PollInterval: interval, After: clock.After})
@@ -104,7 +104,7 @@ func TestCursorAheadWarnsOnce(t *testing.T) {
 			ctx := context.Background()
 			store := statefile.New(t.TempDir() + "/state.json")
 			defer store.Close()
-			if _, err := store.Update(ctx, func(s *daemon.State) error { s.Initialized, s.LastID = true, 1000; return nil }); err != nil {
+			if _, err := store.Update(ctx, func(s *daemon.State) error { s.Initialized, s.Cursors = true, started(1000); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			src := &fakeSource{}
@@ -128,7 +128,7 @@ func TestCursorAheadWarnsOnce(t *testing.T) {
 			if len(warned) != 1 || warned[0].Level.String() != "warn" {
 				t.Fatalf("warnings %v, want one", warned)
 			}
-			if f := warned[0].ContextMap(); f["last_id"] != int64(1000) || f["newest_id"] != int64(500) {
+			if f := warned[0].ContextMap(); f["cursor"] != "1000" || f["newest"] != "500" {
 				t.Errorf("warning fields %v", f)
 			}
 		})
@@ -157,7 +157,7 @@ type countingSource struct {
 	newest int
 }
 
-func (c *countingSource) Newest(ctx context.Context) (int64, error) {
+func (c *countingSource) Newest(ctx context.Context) (string, error) {
 	c.newest++
 	return c.fakeSource.Newest(ctx)
 }

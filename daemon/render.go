@@ -32,9 +32,10 @@ var (
 	errBusy = errors.New("an earlier render of the template is still running past its time limit")
 )
 
-// Renderer turns a post into status text: template, XML 1.0 sanitising,
-// then truncation to a number of user-perceived characters. It is safe
-// for concurrent use.
+// Renderer turns a post into status text: the template, the sink's
+// cleaning when it has one (see Sanitizer), then truncation to a number
+// of user-perceived characters. It knows neither the source nor the sink.
+// It is safe for concurrent use.
 type Renderer struct {
 	tmpl      *template.Template
 	maxLength int
@@ -48,16 +49,19 @@ type Renderer struct {
 
 // TemplateData is what a status template sees.
 type TemplateData struct {
-	Text       string
-	URL        string
-	ID         int64
+	Text      string
+	URL       string
+	ID        string
+	Author    string
+	CreatedAt time.Time
+	// ScreenName is Author under the name templates written for Twitter
+	// use.
 	ScreenName string
-	CreatedAt  time.Time
 }
 
 // NewRenderer parses the status template and tries it once on a sample
 // post, so that a template naming an unknown field fails here and not on
-// the first tweet, and one that takes over RenderTimeout on the sample is
+// the first post, and one that takes over RenderTimeout on the sample is
 // refused. maxLength counts grapheme clusters; 0 means no limit.
 func NewRenderer(tmpl string, maxLength int) (*Renderer, error) {
 	return newRenderer(tmpl, maxLength, RenderTimeout)
@@ -72,7 +76,7 @@ func newRenderer(tmpl string, maxLength int, timeout time.Duration) (*Renderer, 
 		return nil, fmt.Errorf("max length must not be negative (got %d)", maxLength)
 	}
 	r := &Renderer{tmpl: t, maxLength: maxLength, timeout: timeout}
-	_, err = r.execute(TemplateData{Text: "sample", URL: "https://twitter.com/r2sync/status/1", ID: 1, ScreenName: "r2sync"})
+	_, err = r.execute(TemplateData{Text: "sample", URL: "https://example.org/@r2sync/1", ID: "1", Author: "r2sync", ScreenName: "r2sync"})
 	if errors.Is(err, errSlow) {
 		return nil, fmt.Errorf("template takes over %s on a sample post", timeout)
 	}
@@ -82,22 +86,28 @@ func newRenderer(tmpl string, maxLength int, timeout time.Duration) (*Renderer, 
 	return r, nil
 }
 
-// Render returns the status text for p.
-func (r *Renderer) Render(p Post) (string, error) {
+// Render returns the status text for p: the template's output, cleaned
+// by clean (the sink's Sanitize, nil for none) so that what the sink
+// drops does not count toward the length, then truncated.
+func (r *Renderer) Render(p Post, clean func(string) string) (string, error) {
 	s, err := r.execute(TemplateData{
 		Text:       p.Text,
 		URL:        p.URL,
 		ID:         p.ID,
-		ScreenName: p.ScreenName,
+		Author:     p.Author,
+		ScreenName: p.Author,
 		CreatedAt:  p.CreatedAt,
 	})
 	if errors.Is(err, errSlow) {
-		return "", fmt.Errorf("render post %d: template takes over %s", p.ID, r.timeout)
+		return "", fmt.Errorf("render post %s: template takes over %s", p.ID, r.timeout)
 	}
 	if err != nil {
-		return "", fmt.Errorf("render post %d: %w", p.ID, err)
+		return "", fmt.Errorf("render post %s: %w", p.ID, err)
 	}
-	return Truncate(SanitizeXML(s), r.maxLength), nil
+	if clean != nil {
+		s = clean(s)
+	}
+	return Truncate(s, r.maxLength), nil
 }
 
 // execute runs the template on d within r.timeout and MaxRenderBytes.
@@ -146,7 +156,9 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 
 // SanitizeXML removes what XML 1.0 cannot carry: C0 controls other than
 // tab, newline and carriage return, U+FFFE, U+FFFF, surrogates and invalid
-// UTF-8 (which becomes U+FFFD). One such byte in a stanza would end the XMPP stream.
+// UTF-8 (which becomes U+FFFD). One such byte in a stanza would end the
+// XMPP stream. It is the XMPP sink's rule, kept here until renren owns it;
+// the Renderer applies it only through a sink's Sanitizer.
 func SanitizeXML(s string) string {
 	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !xmlChar(r) }) < 0 {
 		return s

@@ -13,8 +13,8 @@ import (
 
 func TestRender(t *testing.T) {
 	post := daemon.Post{
-		ID: 1700000000000000123, Text: "hello & <world>", URL: "https://twitter.com/alice/status/1700000000000000123",
-		ScreenName: "alice", CreatedAt: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
+		ID: "1700000000000000123", Text: "hello & <world>", URL: "https://twitter.com/alice/status/1700000000000000123",
+		Author: "alice", CreatedAt: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
 	}
 	tests := []struct {
 		name     string
@@ -26,6 +26,7 @@ func TestRender(t *testing.T) {
 		{name: "plain", template: "{{.Text}}", max: 140, want: "hello & <world>"},
 		{name: "fields", template: "[r2] {{.Text}} {{.URL}} {{.ID}} @{{.ScreenName}} {{.CreatedAt.Format \"2006-01-02\"}}", max: 0,
 			want: "[r2] hello & <world> https://twitter.com/alice/status/1700000000000000123 1700000000000000123 @alice 2026-11-23"},
+		{name: "author", template: "{{.Author}}: {{.Text}}", max: 0, want: "alice: hello & <world>"},
 		{name: "truncate ascii", template: "{{.Text}}", max: 8, want: "hello &…"},
 		{name: "truncate trims space before ellipsis", template: "{{.Text}}", max: 7, want: "hello…"},
 		{name: "exact fit", template: "{{.Text}}", max: 15, want: "hello & <world>"},
@@ -50,7 +51,8 @@ func TestRender(t *testing.T) {
 			if tt.text != "" {
 				p.Text = tt.text
 			}
-			got, err := r.Render(p)
+			// The XMPP sink's cleaning, as the mirror applies it.
+			got, err := r.Render(p, daemon.SanitizeXML)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +60,23 @@ func TestRender(t *testing.T) {
 				t.Errorf("Render = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// The renderer knows no sink: without a sink's cleaning every character
+// stays, and the length counts them all.
+func TestRenderWithoutSanitizer(t *testing.T) {
+	r, err := daemon.NewRenderer("{{.Text}}", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Render(daemon.Post{Text: "a\x00b"}, nil)
+	if err != nil || got != "a\x00b" {
+		t.Errorf("Render = %q, %v; want the text untouched", got, err)
+	}
+	got, _ = r.Render(daemon.Post{Text: "\x00\x00\x00abc"}, nil)
+	if got != "\x00\x00…" {
+		t.Errorf("Render = %q; want the controls counted", got)
 	}
 }
 
@@ -86,7 +105,7 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := r.Render(daemon.Post{Text: text})
+		got, err := r.Render(daemon.Post{Text: text}, daemon.SanitizeXML)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,11 +143,11 @@ func BenchmarkRender(b *testing.B) {
 		{"emoji-zwj", strings.Repeat("👨‍👩‍👧‍👦🇨🇳", 40)},
 		{"controls", strings.Repeat("a\x00b\x1b", 70)},
 	} {
-		p := daemon.Post{ID: 1700000000000000123, Text: bc.text, URL: "https://twitter.com/alice/status/1700000000000000123"}
+		p := daemon.Post{ID: "1700000000000000123", Text: bc.text, URL: "https://twitter.com/alice/status/1700000000000000123"}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.Render(p); err != nil {
+				if _, err := r.Render(p, daemon.SanitizeXML); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -32,17 +32,17 @@ func TestRenderTimeBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := daemon.Post{ID: 7, Text: "x", ScreenName: "alice"}
-	if _, err := r.Render(slow); err == nil || err.Error() != "render post 7: template takes over 50ms" {
+	slow := daemon.Post{ID: "7", Text: "x", Author: "alice"}
+	if _, err := r.Render(slow, nil); err == nil || err.Error() != "render post 7: template takes over 50ms" {
 		t.Fatalf("Render = %v", err)
 	}
-	fast := daemon.Post{ID: 8, Text: "fast", ScreenName: "r2sync"}
-	if _, err := r.Render(fast); err == nil || !strings.Contains(err.Error(), "still running") {
+	fast := daemon.Post{ID: "8", Text: "fast", Author: "r2sync"}
+	if _, err := r.Render(fast, nil); err == nil || !strings.Contains(err.Error(), "still running") {
 		t.Fatalf("Render during the runaway = %v, want it refused", err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := r.Render(fast)
+		got, err := r.Render(fast, nil)
 		if err == nil {
 			if got != "fast" {
 				t.Errorf("Render = %q", got)
@@ -85,8 +85,8 @@ func TestPollSkipsRunawayRender(t *testing.T) {
 	if len(lines) != 1 || lines[0].Level.String() != "error" || lines[0].ContextMap()["reason"] != "render" {
 		t.Errorf("skip lines %v", lines)
 	}
-	if st, _ := store.Load(ctx); st.LastID != 1 {
-		t.Errorf("cursor %d, want past the skipped post", st.LastID)
+	if st, _ := store.Load(ctx); cursorOf(st) != "1" {
+		t.Errorf("cursor %q, want past the skipped post", cursorOf(st))
 	}
 }
 

@@ -2,19 +2,22 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
-// State is what the daemon remembers between runs. Ids are stored as JSON
-// strings: readers that decode numbers as float64 would round 64-bit ids.
+// State is what the daemon remembers between runs. Ids and cursors are
+// strings that only their source interprets.
 type State struct {
 	// Initialized is false until the first start has recorded the newest
 	// post, so that a fresh install mirrors nothing older.
 	Initialized bool `json:"initialized"`
-	// LastID is the newest post already taken into account: queued,
-	// delivered or skipped.
-	LastID int64 `json:"last_id,string"`
+	// Cursors holds each source's cursor, by the source's name: just past
+	// the newest post already taken into account (queued, delivered or
+	// skipped). A source without one has not started yet; its first poll
+	// records its newest post and mirrors nothing older.
+	Cursors map[string]string `json:"cursors,omitempty"`
 	// Pending holds statuses not yet delivered, oldest first.
 	Pending []Status `json:"pending"`
 	// Posted lists posts made by `r2sync post`, which set the status
@@ -26,9 +29,23 @@ type State struct {
 	LastMirrored *Delivered `json:"last_mirrored,omitempty"`
 }
 
+// Cursor returns the cursor of the named source, and whether it has one.
+func (s *State) Cursor(source string) (string, bool) {
+	c, ok := s.Cursors[source]
+	return c, ok
+}
+
+// setCursor sets the cursor of the named source.
+func (s *State) setCursor(source, cursor string) {
+	if s.Cursors == nil {
+		s.Cursors = make(map[string]string, 1)
+	}
+	s.Cursors[source] = cursor
+}
+
 // Status is a rendered status waiting for delivery.
 type Status struct {
-	PostID   int64     `json:"post_id,string"`
+	PostID   string    `json:"post_id"`
 	Text     string    `json:"text"`
 	QueuedAt time.Time `json:"queued_at"`
 	// Attempts counts sends of this status that ended Uncertain: written
@@ -37,14 +54,19 @@ type Status struct {
 	Attempts int `json:"attempts,omitempty"`
 }
 
-// PostRef names a post.
+// PostRef names a post of one source.
 type PostRef struct {
-	ID int64 `json:"id,string"`
+	Source string `json:"source"`
+	ID     string `json:"id"`
+	// Cursor is the source's cursor just past the post; once the state's
+	// cursor has passed it the claim is forgotten. "" keeps the claim
+	// until the post is seen.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // Delivered records a status that reached the server.
 type Delivered struct {
-	PostID int64     `json:"post_id,string"`
+	PostID string    `json:"post_id"`
 	At     time.Time `json:"at"`
 }
 
@@ -78,37 +100,41 @@ type FrontStore interface {
 
 // Validate reports the first value in s that r2sync never writes, naming
 // the field: a state file holding one is not a state but damage, and
-// reading on from it would fail every poll or repeat statuses.
+// reading on from it would fail every poll or repeat statuses. What a
+// cursor or an id means only its source can check.
 func (s *State) Validate() error {
-	if s.LastID < 0 {
-		return fmt.Errorf("last_id: must not be negative (got %d)", s.LastID)
+	if !s.Initialized && len(s.Cursors) != 0 {
+		return errors.New("cursors: set on a state that was never initialized")
 	}
-	if !s.Initialized && s.LastID != 0 {
-		return fmt.Errorf("last_id: set (%d) on a state that was never initialized", s.LastID)
+	if _, ok := s.Cursors[""]; ok {
+		return errors.New("cursors: a cursor without a source name")
 	}
 	if s.Mirrored < 0 {
 		return fmt.Errorf("mirrored: must not be negative (got %d)", s.Mirrored)
 	}
-	if d := s.LastMirrored; d != nil && d.PostID <= 0 {
-		return fmt.Errorf("last_mirrored.post_id: must be positive (got %d)", d.PostID)
+	if d := s.LastMirrored; d != nil && d.PostID == "" {
+		return errors.New("last_mirrored.post_id: must not be empty")
 	}
-	posted := make(map[int64]bool, len(s.Posted))
+	type ref struct{ source, id string }
+	posted := make(map[ref]bool, len(s.Posted))
 	for i, p := range s.Posted {
-		if p.ID <= 0 {
-			return fmt.Errorf("posted[%d].id: must be positive (got %d)", i, p.ID)
+		switch {
+		case p.Source == "":
+			return fmt.Errorf("posted[%d].source: must not be empty", i)
+		case p.ID == "":
+			return fmt.Errorf("posted[%d].id: must not be empty", i)
+		case posted[ref{p.Source, p.ID}]:
+			return fmt.Errorf("posted[%d].id: post %s of %s listed twice", i, p.ID, p.Source)
 		}
-		if posted[p.ID] {
-			return fmt.Errorf("posted[%d].id: post %d listed twice", i, p.ID)
-		}
-		posted[p.ID] = true
+		posted[ref{p.Source, p.ID}] = true
 	}
-	pending := make(map[int64]bool, len(s.Pending))
+	pending := make(map[string]bool, len(s.Pending))
 	for i, st := range s.Pending {
 		if err := st.Validate(); err != nil {
 			return fmt.Errorf("pending[%d].%w", i, err)
 		}
 		if pending[st.PostID] {
-			return fmt.Errorf("pending[%d].post_id: post %d queued twice", i, st.PostID)
+			return fmt.Errorf("pending[%d].post_id: post %s queued twice", i, st.PostID)
 		}
 		pending[st.PostID] = true
 	}
@@ -118,8 +144,8 @@ func (s *State) Validate() error {
 // Validate reports an impossible value in one pending status; the error
 // starts with the field's name.
 func (st Status) Validate() error {
-	if st.PostID <= 0 {
-		return fmt.Errorf("post_id: must be positive (got %d)", st.PostID)
+	if st.PostID == "" {
+		return errors.New("post_id: must not be empty")
 	}
 	if st.Attempts < 0 {
 		return fmt.Errorf("attempts: must not be negative (got %d)", st.Attempts)
@@ -127,10 +153,11 @@ func (st Status) Validate() error {
 	return nil
 }
 
-// takePosted reports whether id is in s.Posted and removes it.
-func (s *State) takePosted(id int64) bool {
+// takePosted reports whether post id of source is in s.Posted and
+// removes it.
+func (s *State) takePosted(source, id string) bool {
 	for i, p := range s.Posted {
-		if p.ID == id {
+		if p.Source == source && p.ID == id {
 			s.Posted = append(s.Posted[:i], s.Posted[i+1:]...)
 			return true
 		}

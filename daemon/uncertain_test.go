@@ -48,7 +48,7 @@ func TestUncertainDeliveryBounded(t *testing.T) {
 			switch {
 			case run < daemon.MaxUncertainAttempts && (len(st.Pending) != 2 || st.Pending[0].Attempts != run):
 				t.Fatalf("run %d: pending %+v, want attempts %d saved", run, st.Pending, run)
-			case run == daemon.MaxUncertainAttempts && (len(st.Pending) != 1 || st.Pending[0].PostID != 2):
+			case run == daemon.MaxUncertainAttempts && (len(st.Pending) != 1 || st.Pending[0].PostID != "2"):
 				t.Fatalf("after the last attempt: pending %+v, want it dropped", st.Pending)
 			}
 		}
@@ -59,7 +59,7 @@ func TestUncertainDeliveryBounded(t *testing.T) {
 			t.Errorf("sends %v, want flooded %d times and next once", sends, daemon.MaxUncertainAttempts)
 		}
 		dropped := logged.FilterMessage("status dropped after 3 unacknowledged attempts").All()
-		if len(dropped) != 1 || dropped[0].Level.String() != "error" || dropped[0].ContextMap()["post_id"] != int64(1) {
+		if len(dropped) != 1 || dropped[0].Level.String() != "error" || dropped[0].ContextMap()["post_id"] != "1" {
 			t.Errorf("drop lines: %+v", dropped)
 		}
 		if got := sink.got(); !slices.Equal(got, []string{"next"}) {
@@ -132,8 +132,8 @@ func TestUsedUpStatusIsNotSent(t *testing.T) {
 	store := statefile.New(t.TempDir() + "/state.json")
 	defer store.Close()
 	if _, err := store.Update(ctx, func(s *daemon.State) error {
-		s.Initialized, s.LastID = true, 1
-		s.Pending = []daemon.Status{{PostID: 1, Text: "a", Attempts: daemon.MaxUncertainAttempts}}
+		s.Initialized, s.Cursors = true, started(1)
+		s.Pending = []daemon.Status{{PostID: "1", Text: "a", Attempts: daemon.MaxUncertainAttempts}}
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +32,9 @@ const (
 	screenName     = "me_myself"
 )
 
+// str is an id or a cursor of this package: the decimal id.
+func str(id int64) string { return strconv.FormatInt(id, 10) }
+
 func newServer(t *testing.T) *twittertest.Server {
 	t.Helper()
 	s := twittertest.NewServer(twittertest.Options{
@@ -41,7 +46,21 @@ func newServer(t *testing.T) *twittertest.Server {
 	return s
 }
 
-func newClient(t *testing.T, s *twittertest.Server, edit func(*twitter.Options)) *twitter.Client {
+// client is what V1 and V2 both are.
+type client interface {
+	daemon.Source
+	daemon.CursorOrder
+	daemon.Pacer
+	daemon.Verifier
+	daemon.Poster
+	daemon.RateLimitReporter
+	daemon.UsageReporter
+	API() string
+	APIBase() string
+}
+
+// newClient returns a v1.1 client of s.
+func newClient(t *testing.T, s *twittertest.Server, edit func(*twitter.Options)) client {
 	t.Helper()
 	o := twitter.Options{
 		APIBase:     s.URL(),
@@ -52,7 +71,7 @@ func newClient(t *testing.T, s *twittertest.Server, edit func(*twitter.Options))
 	if edit != nil {
 		edit(&o)
 	}
-	c, err := twitter.New(o)
+	c, err := twitter.NewV1(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,35 +97,36 @@ func sinceFixture(s *twittertest.Server) (cursor int64, want []daemon.Post) {
 	reply := s.AddTweet(twittertest.Tweet{Text: "@bob yes", InReplyToUserID: 7, InReplyToScreenName: "bob", InReplyToStatusID: rt.RetweetOf.ID})
 	self := s.AddTweet(twittertest.Tweet{Text: "thread 2/2", InReplyToUserID: userID, InReplyToScreenName: screenName, InReplyToStatusID: plain.ID})
 	return before.ID, []daemon.Post{
-		{ID: plain.ID, Text: "fish & chips <3 > all", CreatedAt: created},
-		{ID: link.ID, Text: "read https://example.com/a?b=1&c=2 & https://example.org/"},
-		{ID: rt.ID, Text: "RT @bob: " + strings.Repeat("a long original & more ", 10) + "https://example.net/x", Retweet: true},
-		{ID: reply.ID, Text: "@bob yes", InReplyToUserID: 7},
-		{ID: self.ID, Text: "thread 2/2", InReplyToUserID: userID},
+		{ID: str(plain.ID), Text: "fish & chips <3 > all", CreatedAt: created},
+		{ID: str(link.ID), Text: "read https://example.com/a?b=1&c=2 & https://example.org/"},
+		{ID: str(rt.ID), Text: "RT @bob: " + strings.Repeat("a long original & more ", 10) + "https://example.net/x", Repost: true},
+		{ID: str(reply.ID), Text: "@bob yes", Reply: true},
+		{ID: str(self.ID), Text: "thread 2/2"}, // a reply to oneself is no Reply
 	}
 }
 
-// checkPosts compares posts with want field by field. A zero CreatedAt in
-// want means any non-zero time; the posts at 3 and 4 are sinceFixture's
-// reply to bob and reply to oneself.
+// checkPosts compares posts with want field by field; Cursor, Author and
+// URL are filled in here. A zero CreatedAt in want means any non-zero
+// time; the posts at 3 and 4 are sinceFixture's reply to bob and reply to
+// oneself.
 func checkPosts(t *testing.T, posts, want []daemon.Post) {
 	t.Helper()
 	if len(posts) != len(want) {
 		t.Fatalf("got %d posts, want %d: %+v", len(posts), len(want), posts)
 	}
 	for i, w := range want {
-		w.AuthorID, w.ScreenName = userID, screenName
-		w.URL = "https://twitter.com/" + screenName + "/status/" + strconv.FormatInt(w.ID, 10)
+		w.Cursor, w.Author = w.ID, screenName
+		w.URL = "https://twitter.com/" + screenName + "/status/" + w.ID
 		got := posts[i]
 		if got.CreatedAt.IsZero() || (!w.CreatedAt.IsZero() && !got.CreatedAt.Equal(w.CreatedAt)) {
 			t.Errorf("post %d CreatedAt = %v, want %v", i, got.CreatedAt, w.CreatedAt)
 		}
 		got.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
-		if got != w {
+		if !reflect.DeepEqual(got, w) {
 			t.Errorf("post %d:\n got %+v\nwant %+v", i, got, w)
 		}
 	}
-	if !posts[3].Reply() || posts[4].Reply() {
+	if !posts[3].Reply || posts[4].Reply {
 		t.Error("reply flags: a reply to bob is a reply, a reply to oneself is not")
 	}
 }
@@ -115,7 +135,7 @@ func TestSince(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s, nil)
 	cursor, want := sinceFixture(s)
-	posts, err := c.Since(context.Background(), cursor)
+	posts, err := c.Since(context.Background(), str(cursor))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +145,7 @@ func TestSince(t *testing.T) {
 func TestSinceRequests(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s, nil)
-	if _, err := c.Since(context.Background(), 12345); err != nil {
+	if _, err := c.Since(context.Background(), "12345"); err != nil {
 		t.Fatal(err)
 	}
 	reqs := s.Requests()
@@ -157,19 +177,19 @@ func TestIDsAbove2to53(t *testing.T) {
 	for _, id := range ids {
 		s.AddTweet(twittertest.Tweet{ID: id, Text: "id " + strconv.FormatInt(id, 10)})
 	}
-	posts, err := c.Since(context.Background(), ids[0])
+	posts, err := c.Since(context.Background(), str(ids[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(posts) != 2 || posts[0].ID != ids[1] || posts[1].ID != ids[2] {
+	if len(posts) != 2 || posts[0].ID != str(ids[1]) || posts[1].ID != str(ids[2]) {
 		t.Fatalf("posts %+v", posts)
 	}
 	if !strings.HasSuffix(posts[1].URL, "/status/1700000000000000005") {
 		t.Errorf("url %s", posts[1].URL)
 	}
 	newest, err := c.Newest(context.Background())
-	if err != nil || newest != ids[2] {
-		t.Fatalf("Newest = %d, %v", newest, err)
+	if err != nil || newest != str(ids[2]) {
+		t.Fatalf("Newest = %q, %v", newest, err)
 	}
 }
 
@@ -200,7 +220,7 @@ func TestSincePaging(t *testing.T) {
 				}
 				want = append(want, tw.ID)
 			}
-			posts, err := c.Since(context.Background(), cursor)
+			posts, err := c.Since(context.Background(), str(cursor))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,8 +228,8 @@ func TestSincePaging(t *testing.T) {
 				t.Fatalf("got %d posts, want %d", len(posts), len(want))
 			}
 			for i := range want {
-				if posts[i].ID != want[i] {
-					t.Fatalf("post %d = %d, want %d (not oldest first or skipped)", i, posts[i].ID, want[i])
+				if posts[i].ID != str(want[i]) {
+					t.Fatalf("post %d = %s, want %d (not oldest first or skipped)", i, posts[i].ID, want[i])
 				}
 			}
 			var maxIDs []int64
@@ -250,15 +270,15 @@ func TestSinceServerIgnoresMaxID(t *testing.T) {
 		json.NewEncoder(w).Encode(tweets)
 	}))
 	defer srv.Close()
-	c, err := twitter.New(twitter.Options{APIBase: srv.URL + "/1.1/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
+	c, err := twitter.NewV1(twitter.Options{APIBase: srv.URL + "/1.1/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	posts, err := c.Since(context.Background(), 2)
+	posts, err := c.Since(context.Background(), "2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(posts) != 5 || posts[0].ID != 6 || posts[4].ID != 10 {
+	if len(posts) != 5 || posts[0].ID != "6" || posts[4].ID != "10" {
 		t.Errorf("posts %+v", posts)
 	}
 	if calls != 2 {
@@ -270,18 +290,18 @@ func TestNewest(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s, nil)
 	ctx := context.Background()
-	if id, err := c.Newest(ctx); err != nil || id != 0 {
-		t.Fatalf("empty timeline: Newest = %d, %v", id, err)
+	if id, err := c.Newest(ctx); err != nil || id != "" {
+		t.Fatalf("empty timeline: Newest = %q, %v", id, err)
 	}
 	a := s.AddTweet(twittertest.Tweet{Text: "a"})
 	b := s.AddTweet(twittertest.Tweet{Text: "b"})
-	if id, err := c.Newest(ctx); err != nil || id != b.ID {
-		t.Fatalf("Newest = %d, %v; want %d", id, err, b.ID)
+	if id, err := c.Newest(ctx); err != nil || id != str(b.ID) {
+		t.Fatalf("Newest = %q, %v; want %d", id, err, b.ID)
 	}
 	// count=1 returns nothing when the newest tweet was deleted.
 	s.Delete(b.ID)
-	if id, err := c.Newest(ctx); err != nil || id != a.ID {
-		t.Fatalf("after delete: Newest = %d, %v; want %d", id, err, a.ID)
+	if id, err := c.Newest(ctx); err != nil || id != str(a.ID) {
+		t.Fatalf("after delete: Newest = %q, %v; want %d", id, err, a.ID)
 	}
 	reqs := s.Requests()
 	if c := reqs[0].Query.Get("count"); c != "1" {
@@ -294,7 +314,7 @@ func TestPostAndVerify(t *testing.T) {
 	c := newClient(t, s, func(o *twitter.Options) { o.WebBase = "https://x.com" })
 	ctx := context.Background()
 	acct, err := c.Verify(ctx)
-	if err != nil || acct != (twitter.Account{ID: userID, ScreenName: screenName}) {
+	if err != nil || acct != (daemon.Account{ID: str(userID), Handle: screenName}) {
 		t.Fatalf("Verify = %+v, %v", acct, err)
 	}
 	text := "hello & <world> https://example.com/?q=1&r=2 🎉"
@@ -303,10 +323,10 @@ func TestPostAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	tweets := s.Tweets()
-	if len(tweets) != 1 || tweets[0].Text != text || tweets[0].ID != p.ID {
+	if len(tweets) != 1 || tweets[0].Text != text || str(tweets[0].ID) != p.ID || p.Cursor != p.ID {
 		t.Fatalf("server has %+v", tweets)
 	}
-	if p.Text != text || p.AuthorID != userID || p.URL != "https://x.com/"+screenName+"/status/"+strconv.FormatInt(p.ID, 10) {
+	if p.Text != text || p.Author != screenName || p.URL != "https://x.com/"+screenName+"/status/"+p.ID {
 		t.Errorf("Post returned %+v", p)
 	}
 	reqs := s.Requests()
@@ -356,7 +376,7 @@ func TestErrors(t *testing.T) {
 			if tt.fault != nil {
 				s.Fail(*tt.fault)
 			}
-			_, err := c.Since(context.Background(), 1)
+			_, err := c.Since(context.Background(), "1")
 			var apiErr *twitter.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("err = %v (%T), want *APIError", err, err)
@@ -389,7 +409,7 @@ func TestErrors(t *testing.T) {
 		s := newServer(t)
 		c := newClient(t, s, nil)
 		s.Fail(twittertest.FaultGarbage())
-		_, err := c.Since(context.Background(), 1)
+		_, err := c.Since(context.Background(), "1")
 		var apiErr *twitter.APIError
 		if err == nil || errors.As(err, &apiErr) || !strings.Contains(err.Error(), "decode response") {
 			t.Errorf("err = %v", err)
@@ -440,7 +460,7 @@ func TestContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for name, call := range map[string]func() error{
-			"Since":  func() error { _, err := c.Since(ctx, 0); return err },
+			"Since":  func() error { _, err := c.Since(ctx, ""); return err },
 			"Newest": func() error { _, err := c.Newest(ctx); return err },
 			"Post":   func() error { _, err := c.Post(ctx, "x"); return err },
 			"Verify": func() error { _, err := c.Verify(ctx); return err },
@@ -468,7 +488,7 @@ func TestContext(t *testing.T) {
 		s := newServer(t)
 		c := newClient(t, s, func(o *twitter.Options) { o.Timeout = 50 * time.Millisecond })
 		s.Fail(twittertest.FaultDelay(time.Hour))
-		_, err := c.Since(context.Background(), 0)
+		_, err := c.Since(context.Background(), "")
 		var timeout interface{ Timeout() bool }
 		if !errors.As(err, &timeout) || !timeout.Timeout() {
 			t.Fatalf("err = %v, want a timeout", err)
@@ -488,32 +508,35 @@ func TestNew(t *testing.T) {
 		err  string
 	}{
 		{name: "valid", edit: func(*twitter.Options) {}},
-		{name: "no consumer key", edit: func(o *twitter.Options) { o.ConsumerKey = "" }, err: "consumer key is empty"},
-		{name: "no consumer secret", edit: func(o *twitter.Options) { o.ConsumerSecret = "" }, err: "consumer secret is empty"},
-		{name: "no access token", edit: func(o *twitter.Options) { o.AccessToken = "" }, err: "access token is empty"},
-		{name: "no access secret", edit: func(o *twitter.Options) { o.AccessSecret = "" }, err: "access token secret is empty"},
+		// Empty credentials and timeouts out of range are the config's
+		// to refuse (twitter.consumer_key: required; config_test.go).
 		{name: "relative api base", edit: func(o *twitter.Options) { o.APIBase = "1.1/" }, err: "api base"},
 		{name: "bad web base", edit: func(o *twitter.Options) { o.WebBase = "twitter.com" }, err: "web base"},
-		{name: "negative timeout", edit: func(o *twitter.Options) { o.Timeout = -time.Second }, err: "timeout"},
+	}
+	news := map[string]func(twitter.Options) error{
+		"v1.1": func(o twitter.Options) error { _, err := twitter.NewV1(o); return err },
+		"v2":   func(o twitter.Options) error { _, err := twitter.NewV2(o); return err },
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := valid
-			tt.edit(&o)
-			_, err := twitter.New(o)
-			if tt.err == "" {
-				if err != nil {
-					t.Fatal(err)
+		for api, newClient := range news {
+			t.Run(api+"/"+tt.name, func(t *testing.T) {
+				o := valid
+				tt.edit(&o)
+				err := newClient(o)
+				if tt.err == "" {
+					if err != nil {
+						t.Fatal(err)
+					}
+					return
 				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Fatalf("err = %v, want %q", err, tt.err)
-			}
-			if strings.Contains(err.Error(), "secret-b") || strings.Contains(err.Error(), "secret-d") {
-				t.Errorf("error reveals a secret: %v", err)
-			}
-		})
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				if strings.Contains(err.Error(), "secret-b") || strings.Contains(err.Error(), "secret-d") {
+					t.Errorf("error reveals a secret: %v", err)
+				}
+			})
+		}
 	}
 }
 
@@ -522,7 +545,7 @@ func TestLogsHaveNoSecrets(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s, func(o *twitter.Options) { o.Logger = zap.New(core) })
 	s.AddTweet(twittertest.Tweet{Text: "x"})
-	if _, err := c.Since(context.Background(), 0); err != nil {
+	if _, err := c.Since(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	bad := newClient(t, s, func(o *twitter.Options) { o.Logger = zap.New(core); o.ConsumerSecret = "wrong-secret-value" })
@@ -551,13 +574,37 @@ func TestMediaLinksExpanded(t *testing.T) {
 			s := newServer(t)
 			c := api.client(t, s, nil)
 			tw := s.AddTweet(twittertest.Tweet{Text: "look & see", Media: []twittertest.Media{{}, {}}})
-			posts, err := c.Since(context.Background(), 0)
+			posts, err := c.Since(context.Background(), "")
 			if err != nil || len(posts) != 1 {
 				t.Fatalf("%+v, %v", posts, err)
 			}
 			want := "look & see https://twitter.com/" + screenName + "/status/" + strconv.FormatInt(tw.ID, 10) + "/photo/1"
 			if posts[0].Text != want {
 				t.Errorf("text %q, want %q", posts[0].Text, want)
+			}
+		})
+	}
+}
+
+// Hashtags come as the API lists them, without '#': those of the
+// original for a retweet, and all of a long post's (v2: its note_tweet).
+func TestHashtags(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api.name, func(t *testing.T) {
+			s := newServer(t)
+			c := api.client(t, s, nil)
+			s.AddTweet(twittertest.Tweet{Text: "tags #go and #人人网_2, not a#b"})
+			s.AddTweet(twittertest.Tweet{RetweetOf: &twittertest.Tweet{Text: "#xmpp rocks", UserID: 7, ScreenName: "bob"}})
+			s.AddTweet(twittertest.Tweet{Text: strings.Repeat("long ", 70) + "#end"})
+			s.AddTweet(twittertest.Tweet{Text: "none"})
+			posts, err := c.Since(context.Background(), "")
+			if err != nil || len(posts) != 4 {
+				t.Fatalf("Since = %+v, %v", posts, err)
+			}
+			for i, want := range [][]string{{"go", "人人网_2"}, {"xmpp"}, {"end"}, nil} {
+				if got := posts[i].Hashtags; !slices.Equal(got, want) {
+					t.Errorf("post %d (%q): hashtags %q, want %q", i, posts[i].Text, got, want)
+				}
 			}
 		})
 	}

@@ -12,7 +12,13 @@ import (
 type gathered struct {
 	since int64
 	seen  map[int64]bool
-	posts []daemon.Post
+	posts []tweetPost
+}
+
+// tweetPost is a converted tweet with its id as a number, for ordering.
+type tweetPost struct {
+	id   int64
+	post daemon.Post
 }
 
 func newGathered(since int64) *gathered {
@@ -22,17 +28,17 @@ func newGathered(since int64) *gathered {
 // add takes one page and returns the oldest id on it (0 for an empty
 // page) and whether the page reached since, which a server that ignores
 // since_id shows by serving older posts.
-func (g *gathered) add(page []daemon.Post) (oldest int64, reached bool) {
+func (g *gathered) add(page []tweetPost) (oldest int64, reached bool) {
 	for _, p := range page {
-		if oldest == 0 || p.ID < oldest {
-			oldest = p.ID
+		if oldest == 0 || p.id < oldest {
+			oldest = p.id
 		}
-		if p.ID <= g.since {
+		if p.id <= g.since {
 			reached = true
 			continue
 		}
-		if !g.seen[p.ID] {
-			g.seen[p.ID] = true
+		if !g.seen[p.id] {
+			g.seen[p.id] = true
 			g.posts = append(g.posts, p)
 		}
 	}
@@ -41,6 +47,10 @@ func (g *gathered) add(page []daemon.Post) (oldest int64, reached bool) {
 
 // sorted returns the posts oldest first.
 func (g *gathered) sorted() []daemon.Post {
-	slices.SortFunc(g.posts, func(a, b daemon.Post) int { return cmp.Compare(a.ID, b.ID) })
-	return g.posts
+	slices.SortFunc(g.posts, func(a, b tweetPost) int { return cmp.Compare(a.id, b.id) })
+	out := make([]daemon.Post, len(g.posts))
+	for i, p := range g.posts {
+		out[i] = p.post
+	}
+	return out
 }

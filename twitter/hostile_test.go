@@ -22,7 +22,7 @@ import (
 // client for each and the fault path of its timeline.
 var apis = []struct {
 	name     string
-	client   func(*testing.T, *twittertest.Server, func(*twitter.Options)) *twitter.Client
+	client   func(*testing.T, *twittertest.Server, func(*twitter.Options)) client
 	timeline string
 }{
 	{name: "v1.1", client: newClient, timeline: "user_timeline"},
@@ -96,7 +96,7 @@ func TestHostileBodies(t *testing.T) {
 				s.Fail(f)
 				var err error
 				start := time.Now()
-				mem := measure(func() { _, err = c.Since(context.Background(), 0) })
+				mem := measure(func() { _, err = c.Since(context.Background(), "") })
 				took := time.Since(start)
 				t.Logf("%s: allocated %.1f MiB, peak heap +%.1f MiB, %s: %v", tc.name,
 					float64(mem.total)/mib, float64(mem.peak)/mib, took.Round(time.Millisecond), err)
@@ -116,7 +116,7 @@ func TestHostileBodies(t *testing.T) {
 					t.Errorf("took %s: the cap should end it, not the timeout", took)
 				}
 				// The next poll works again.
-				if _, err := c.Since(context.Background(), 0); err != nil {
+				if _, err := c.Since(context.Background(), ""); err != nil {
 					t.Errorf("next poll: %v", err)
 				}
 			})
@@ -175,7 +175,7 @@ func TestRateLimitResetBounded(t *testing.T) {
 				f := twittertest.FaultResetHeader(429, tc.reset)
 				f.Path = api.timeline
 				s.Fail(f)
-				_, err := c.Since(context.Background(), 0)
+				_, err := c.Since(context.Background(), "")
 				var ra interface{ RetryAt() time.Time }
 				if !errors.As(err, &ra) {
 					t.Fatalf("err %v, want a rate-limit error", err)
@@ -192,7 +192,7 @@ func TestRateLimitResetBounded(t *testing.T) {
 				f = twittertest.FaultResetHeader(0, tc.reset)
 				f.Path = api.timeline
 				s.Fail(f)
-				if _, err := c.Since(context.Background(), 0); err != nil {
+				if _, err := c.Since(context.Background(), ""); err != nil {
 					t.Fatal(err)
 				}
 				wait := c.Pace(time.Minute)
@@ -233,20 +233,20 @@ func TestImplausibleIDs(t *testing.T) {
 				t.Fatalf("twittertest gave %d after %d: the server's own ids should stay behind", last.ID, soon.ID)
 			}
 
-			posts, err := c.Since(context.Background(), 0)
+			posts, err := c.Since(context.Background(), "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []int64
+			var got []string
 			for _, p := range posts {
 				got = append(got, p.ID)
 			}
-			if want := []int64{old.ID, first.ID, last.ID, soon.ID}; !slicesEqual(got, want) {
+			if want := []string{str(old.ID), str(first.ID), str(last.ID), str(soon.ID)}; !slicesEqual(got, want) {
 				t.Errorf("Since returned ids %v, want %v", got, want)
 			}
 			newest, err := c.Newest(context.Background())
-			if err != nil || newest != soon.ID {
-				t.Errorf("Newest = %d, %v; want %d", newest, err, soon.ID)
+			if err != nil || newest != str(soon.ID) {
+				t.Errorf("Newest = %q, %v; want %d", newest, err, soon.ID)
 			}
 			if n := logs.FilterMessageSnippet("id is from the future").Len(); n < 2 {
 				t.Errorf("%d warnings about ids from the future, want one per refused tweet and poll", n)
@@ -267,8 +267,8 @@ func TestImplausibleNewestOnly(t *testing.T) {
 				s.AddTweet(twittertest.Tweet{ID: math.MaxInt64 - int64(i), Text: "bogus " + strconv.Itoa(i)})
 			}
 			newest, err := c.Newest(context.Background())
-			if err != nil || newest != real.ID {
-				t.Errorf("Newest = %d, %v; want %d", newest, err, real.ID)
+			if err != nil || newest != str(real.ID) {
+				t.Errorf("Newest = %q, %v; want %d", newest, err, real.ID)
 			}
 		})
 	}
@@ -282,16 +282,16 @@ func TestSequentialIDs(t *testing.T) {
 	for i := int64(1); i <= 3; i++ {
 		s.AddTweet(twittertest.Tweet{ID: i, Text: "notice " + strconv.FormatInt(i, 10)})
 	}
-	posts, err := c.Since(context.Background(), 1)
-	if err != nil || len(posts) != 2 || posts[0].ID != 2 || posts[1].ID != 3 {
+	posts, err := c.Since(context.Background(), "1")
+	if err != nil || len(posts) != 2 || posts[0].ID != "2" || posts[1].ID != "3" {
 		t.Fatalf("Since(1) = %+v, %v", posts, err)
 	}
-	if n, err := c.Newest(context.Background()); err != nil || n != 3 {
-		t.Fatalf("Newest = %d, %v", n, err)
+	if n, err := c.Newest(context.Background()); err != nil || n != "3" {
+		t.Fatalf("Newest = %q, %v", n, err)
 	}
 }
 
-func slicesEqual(a, b []int64) bool {
+func slicesEqual[T comparable](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -317,7 +317,7 @@ func TestDroppedConnections(t *testing.T) {
 			ctx := context.Background()
 			// A good poll first, which would leave a keep-alive
 			// connection to reuse.
-			if _, err := c.Since(ctx, 0); err != nil {
+			if _, err := c.Since(ctx, ""); err != nil {
 				t.Fatal(err)
 			}
 			s.Fail(twittertest.Fault{Drop: true, Times: 1000})
@@ -327,7 +327,7 @@ func TestDroppedConnections(t *testing.T) {
 			const polls = 3
 			for poll := range polls {
 				n := len(s.Requests())
-				if _, err := c.Since(ctx, 0); err == nil {
+				if _, err := c.Since(ctx, ""); err == nil {
 					t.Fatalf("poll %d: no error from a dropped connection", poll)
 				}
 				if got := len(s.Requests()) - n; got != 1 {
@@ -376,7 +376,7 @@ func TestLongErrorDetail(t *testing.T) {
 			s := newServer(t)
 			c := api.client(t, s, nil)
 			s.Fail(twittertest.Fault{Status: 403, Body: bodies[api.name], Path: api.timeline})
-			_, err := c.Since(context.Background(), 0)
+			_, err := c.Since(context.Background(), "")
 			var ae *twitter.APIError
 			if !errors.As(err, &ae) || ae.StatusCode != 403 {
 				t.Fatalf("err %v", err)

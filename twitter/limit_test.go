@@ -182,11 +182,11 @@ func TestTimelinePageFitsCap(t *testing.T) {
 		t.Errorf("a %d-byte page leaves less than 3x room under the %d-byte cap", len(b), maxBody)
 	}
 
-	c, err := New(Options{API: APIv11, APIBase: s.URL(), ConsumerKey: o.ConsumerKey, ConsumerSecret: o.ConsumerSecret, AccessToken: o.AccessToken, AccessSecret: o.AccessSecret})
+	c, err := NewV1(Options{APIBase: s.URL(), ConsumerKey: o.ConsumerKey, ConsumerSecret: o.ConsumerSecret, AccessToken: o.AccessToken, AccessSecret: o.AccessSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	posts, err := c.Since(context.Background(), 0)
+	posts, err := c.Since(context.Background(), "")
 	if err != nil || len(posts) != pageSize {
 		t.Fatalf("Since: %d posts, %v", len(posts), err)
 	}
@@ -212,11 +212,11 @@ func TestV1PagingBounded(t *testing.T) {
 		io.WriteString(w, `[{"id":`+strconv.FormatInt(id, 10)+`,"id_str":"`+strconv.FormatInt(id, 10)+`","full_text":"one more","user":{"id":1,"id_str":"1","screen_name":"a"}}]`)
 	}))
 	defer s.Close()
-	c, err := New(Options{API: APIv11, APIBase: s.URL + "/1.1/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
+	c, err := NewV1(Options{APIBase: s.URL + "/1.1/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	posts, err := c.Since(context.Background(), 0)
+	posts, err := c.Since(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

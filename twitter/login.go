@@ -38,11 +38,10 @@ type Credentials struct {
 	AccessToken, AccessSecret string
 }
 
-// StartLogin asks the API for a request token and returns the login.
+// StartLogin asks the API for a request token and returns the login. The
+// config requires the consumer key and secret; without them the API
+// refuses the request.
 func StartLogin(ctx context.Context, opts LoginOptions) (*Login, error) {
-	if opts.ConsumerKey == "" || opts.ConsumerSecret == "" {
-		return nil, errors.New("login: the consumer key and secret are needed")
-	}
 	_, base, err := ResolveAPI(opts.API, opts.APIBase)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)

@@ -36,7 +36,7 @@ func TestPace(t *testing.T) {
 
 func TestPaceLogsOnce(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	c, err := New(Options{API: APIv2, ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d", Logger: zap.New(core)})
+	c, err := NewV2(Options{ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d", Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestParseRateLimit(t *testing.T) {
 		ok, clamped                   bool
 	}{
 		{name: "none"},
-		{name: "normal", limit: "900", remaining: "899", reset: "1800000600", want: RateLimit{900, 899, now.Add(10 * time.Minute)}, ok: true},
-		{name: "a century ahead", limit: "900", remaining: "0", reset: strconv.FormatInt(now.AddDate(100, 0, 0).Unix(), 10), want: RateLimit{900, 0, latest}, ok: true, clamped: true},
+		{name: "normal", limit: "900", remaining: "899", reset: "1800000600", want: RateLimit{Limit: 900, Remaining: 899, Reset: now.Add(10 * time.Minute)}, ok: true},
+		{name: "a century ahead", limit: "900", remaining: "0", reset: strconv.FormatInt(now.AddDate(100, 0, 0).Unix(), 10), want: RateLimit{Limit: 900, Remaining: 0, Reset: latest}, ok: true, clamped: true},
 		{name: "max int64", reset: "9223372036854775807", want: RateLimit{Reset: latest}, ok: true, clamped: true},
 		{name: "overflowing numbers are ignored", limit: "99999999999999999999", remaining: "-99999999999999999999", reset: "99999999999999999999"},
 		{name: "garbage", limit: "lots", remaining: "1.5", reset: "tomorrow"},

@@ -4,15 +4,13 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/r2sync/r2sync/daemon"
 )
 
 // RateLimit is the rate-limit state the API last reported, from the
 // x-rate-limit-* headers. The zero value means no response carried them.
-type RateLimit struct {
-	Limit     int       // requests allowed in the window
-	Remaining int       // requests left in the window
-	Reset     time.Time // when the window resets
-}
+type RateLimit = daemon.RateLimit
 
 // maxResetAhead is the furthest ahead an x-rate-limit-reset is believed:
 // X's windows last 15 minutes, and a minute covers clock differences. A

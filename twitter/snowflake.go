@@ -37,7 +37,7 @@ func idFromFuture(id int64, now time.Time) bool {
 // plausibleID reports whether a post id from the server may be mirrored
 // and become the cursor: positive and not from the future. It warns
 // about one that is not.
-func (c *Client) plausibleID(id int64) bool {
+func (c *core) plausibleID(id int64) bool {
 	if id <= 0 {
 		c.log.Warn("skipping tweet without id", zap.Int64("id", id))
 		return false

@@ -97,7 +97,7 @@ func TestPostText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := postText(&tt.tweet); got != tt.want {
+			if got, _ := postText(&tt.tweet); got != tt.want {
 				t.Errorf("postText = %q, want %q", got, tt.want)
 			}
 		})
@@ -135,7 +135,7 @@ func FuzzExpandText(f *testing.F) {
 			return // the API would have shortened the other one too
 		}
 		tw := gotwitter.Tweet{FullText: full, Entities: &gotwitter.Entities{Urls: []gotwitter.URLEntity{urlEntity(short, expanded)}}}
-		got := postText(&tw)
+		got, _ := postText(&tw)
 		want := before + expanded + after
 		if got != want {
 			t.Fatalf("postText(%q) = %q, want %q", full, got, want)

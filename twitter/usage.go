@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon"
 )
 
 // Endpoint names, as logged and as keys of the rate-limit state.
@@ -18,43 +20,26 @@ const (
 	endpointTweetsV2   = "tweets"
 )
 
-// Usage counts what a Client did since it was made, for metrics: on X's
-// pay-per-use plans reads are billed per post returned and posts per post
-// created, so TweetsRead and TweetsPosted are what cost money.
-type Usage struct {
-	// Requests is every API response received, whatever its status.
-	Requests int64
-	// ReadRequests is the responses to GET requests.
-	ReadRequests int64
-	// TweetsRead is the tweets received in timeline responses.
-	TweetsRead int64
-	// TweetsPosted is the tweets created.
-	TweetsPosted int64
-}
-
+// usageCounters count what a client did since it was made, for metrics:
+// on X's pay-per-use plans reads are billed per post returned and posts
+// per post created.
 type usageCounters struct {
 	requests, readRequests, tweetsRead, tweetsPosted atomic.Int64
 }
 
-// Usage returns the counters so far. It is safe to call at any time.
-func (c *Client) Usage() Usage {
-	return Usage{
+// Usage implements daemon.UsageReporter: the counters so far. It is safe
+// to call at any time.
+func (c *core) Usage() daemon.Usage {
+	return daemon.Usage{
 		Requests:     c.usage.requests.Load(),
 		ReadRequests: c.usage.readRequests.Load(),
-		TweetsRead:   c.usage.tweetsRead.Load(),
-		TweetsPosted: c.usage.tweetsPosted.Load(),
+		PostsRead:    c.usage.tweetsRead.Load(),
+		PostsCreated: c.usage.tweetsPosted.Load(),
 	}
 }
 
-// Counts returns the read requests and the tweets posted so far: the two
-// numbers a pay-per-use user watches first.
-func (c *Client) Counts() (reads, posts int64) {
-	u := c.Usage()
-	return u.ReadRequests, u.TweetsPosted
-}
-
 // observe counts a response and records its rate-limit headers.
-func (c *Client) observe(endpoint string, resp *http.Response, took time.Duration) RateLimit {
+func (c *core) observe(endpoint string, resp *http.Response, took time.Duration) RateLimit {
 	c.usage.requests.Add(1)
 	if resp.Request == nil || resp.Request.Method == http.MethodGet {
 		c.usage.readRequests.Add(1)
@@ -93,7 +78,7 @@ func (c *Client) observe(endpoint string, resp *http.Response, took time.Duratio
 // longer than a rate-limit window (maxResetAhead) and a second. The first
 // stretch is logged, and the return to the configured interval; the polls
 // in between are not.
-func (c *Client) Pace(interval time.Duration) time.Duration {
+func (c *core) Pace(interval time.Duration) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rl := c.readLimit

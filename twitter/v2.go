@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,78 +34,48 @@ const (
 	v2Expansions = "referenced_tweets.id,referenced_tweets.id.author_id"
 )
 
-// v2API is the v2 state of a Client.
-type v2API struct {
+// V2 is a client of the X API v2 on behalf of one user. It is safe for
+// concurrent use.
+type V2 struct {
+	*core
 	excludeRetweets bool
 
-	mu sync.Mutex
-	me *Account // from GET /2/users/me, once
+	mu      sync.Mutex
+	account *account // from GET /2/users/me, once
 }
 
-// v2 JSON shapes. Ids are strings in v2.
-type (
-	v2Tweet struct {
-		ID               string        `json:"id"`
-		Text             string        `json:"text"`
-		AuthorID         string        `json:"author_id"`
-		CreatedAt        string        `json:"created_at"`
-		InReplyToUserID  string        `json:"in_reply_to_user_id"`
-		ReferencedTweets []v2Reference `json:"referenced_tweets"`
-		Entities         *v2Entities   `json:"entities"`
-		NoteTweet        *v2Note       `json:"note_tweet"`
-	}
-	v2Reference struct {
-		Type string `json:"type"` // retweeted, quoted, replied_to
-		ID   string `json:"id"`
-	}
-	v2Note struct {
-		Text     string      `json:"text"`
-		Entities *v2Entities `json:"entities"`
-	}
-	v2Entities struct {
-		URLs []v2URL `json:"urls"`
-	}
-	v2URL struct {
-		URL         string `json:"url"`
-		ExpandedURL string `json:"expanded_url"`
-	}
-	v2User struct {
-		ID       string `json:"id"`
-		Name     string `json:"name"`
-		Username string `json:"username"`
-	}
-	v2Includes struct {
-		Tweets []v2Tweet `json:"tweets"`
-		Users  []v2User  `json:"users"`
-	}
-	v2Meta struct {
-		ResultCount int    `json:"result_count"`
-		NewestID    string `json:"newest_id"`
-		OldestID    string `json:"oldest_id"`
-		NextToken   string `json:"next_token"`
-	}
-	v2Timeline struct {
-		Data     []v2Tweet  `json:"data"`
-		Includes v2Includes `json:"includes"`
-		Meta     v2Meta     `json:"meta"`
-	}
-	// v2Problem is an error body: RFC 7807 problem+json as v2 sends it,
-	// plus the v1.1 errors[] some front ends still send.
-	v2Problem struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-		Reason string `json:"reason"`
-		Errors []struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
+// account is the authenticated user.
+type account struct {
+	id         int64
+	screenName string
+}
+
+var (
+	_ daemon.Source            = (*V2)(nil)
+	_ daemon.CursorOrder       = (*V2)(nil)
+	_ daemon.Pacer             = (*V2)(nil)
+	_ daemon.Verifier          = (*V2)(nil)
+	_ daemon.Poster            = (*V2)(nil)
+	_ daemon.RateLimitReporter = (*V2)(nil)
+	_ daemon.UsageReporter     = (*V2)(nil)
 )
+
+// NewV2 returns a v2 client of opts.APIBase (DefaultV2Base when empty).
+// It makes no request; Verify checks the credentials.
+func NewV2(opts Options) (*V2, error) {
+	c, _, err := newCore(opts, DefaultV2Base)
+	if err != nil {
+		return nil, err
+	}
+	return &V2{core: c, excludeRetweets: opts.ExcludeRetweets}, nil
+}
+
+// API returns APIv2.
+func (c *V2) API() string { return APIv2 }
 
 // do sends one v2 request and decodes a 2xx JSON answer into out. Every
 // other answer becomes an *APIError.
-func (c *Client) do(ctx context.Context, method, endpoint, path string, q url.Values, in, out any) error {
+func (c *V2) do(ctx context.Context, method, endpoint, path string, q url.Values, in, out any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -130,14 +99,8 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, q url.Va
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	hc := &http.Client{
-		Transport: c.rt,
-		Timeout:   c.timeout,
-		// A redirect would be signed and followed to wherever it points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	start := time.Now()
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient(c.rt).Do(req)
 	if err != nil {
 		return err
 	}
@@ -179,44 +142,49 @@ func newV2APIError(status int, body []byte, rl RateLimit) *APIError {
 }
 
 // me returns the authenticated user, asking GET /2/users/me only once.
-func (c *Client) me(ctx context.Context) (Account, error) {
-	c.v2.mu.Lock()
-	defer c.v2.mu.Unlock()
-	if c.v2.me != nil {
-		return *c.v2.me, nil
+func (c *V2) me(ctx context.Context) (account, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.account != nil {
+		return *c.account, nil
 	}
 	var r struct {
 		Data v2User `json:"data"`
 	}
 	if err := c.do(ctx, http.MethodGet, endpointMeV2, "users/me", nil, nil, &r); err != nil {
-		return Account{}, err
+		return account{}, err
 	}
 	id, err := strconv.ParseInt(r.Data.ID, 10, 64)
 	if err != nil || id <= 0 {
-		return Account{}, errors.New("response has no user id")
+		return account{}, errors.New("response has no user id")
 	}
-	c.v2.me = &Account{ID: id, ScreenName: r.Data.Username}
-	return *c.v2.me, nil
+	c.account = &account{id: id, screenName: r.Data.Username}
+	return *c.account, nil
 }
 
-func (c *Client) verifyV2(ctx context.Context) (Account, error) {
+// Verify implements daemon.Verifier: it checks the credentials and
+// returns the account they belong to.
+func (c *V2) Verify(ctx context.Context) (daemon.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return daemon.Account{}, fmt.Errorf("verify credentials: %w", err)
+	}
 	a, err := c.me(ctx)
 	if err != nil {
-		return Account{}, fmt.Errorf("verify credentials: %w", err)
+		return daemon.Account{}, fmt.Errorf("verify credentials: %w", err)
 	}
-	return a, nil
+	return daemon.Account{ID: strconv.FormatInt(a.id, 10), Handle: a.screenName}, nil
 }
 
-// timelineV2 fetches one page of the user's posts.
-func (c *Client) timelineV2(ctx context.Context, me Account, q url.Values) (*v2Timeline, error) {
+// timeline fetches one page of the user's posts.
+func (c *V2) timeline(ctx context.Context, me account, q url.Values) (*v2Timeline, error) {
 	q.Set("tweet.fields", v2TweetFields)
 	q.Set("expansions", v2Expansions)
 	q.Set("user.fields", "username")
-	if c.v2.excludeRetweets {
+	if c.excludeRetweets {
 		q.Set("exclude", "retweets")
 	}
 	var r v2Timeline
-	path := "users/" + strconv.FormatInt(me.ID, 10) + "/tweets"
+	path := "users/" + strconv.FormatInt(me.id, 10) + "/tweets"
 	if err := c.do(ctx, http.MethodGet, endpointTimelineV2, path, q, nil, &r); err != nil {
 		return nil, err
 	}
@@ -224,11 +192,15 @@ func (c *Client) timelineV2(ctx context.Context, me Account, q url.Values) (*v2T
 	return &r, nil
 }
 
-// sinceV2 returns the user's posts newer than sinceID, oldest first. A
-// page that comes back with a next_token, or full without one, may hide
-// older posts: it pages back with pagination_token (or, lacking one,
-// until_id) until since_id is reached, so a long outage loses nothing.
-func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
+// Since returns the user's posts after cursor, oldest first. A page that
+// comes back with a next_token, or full without one, may hide older
+// posts: it pages back with pagination_token (or, lacking one, until_id)
+// until since_id is reached, so a long outage loses nothing.
+func (c *V2) Since(ctx context.Context, cursor string) ([]daemon.Post, error) {
+	sinceID, err := parseCursor(cursor)
+	if err != nil {
+		return nil, fmt.Errorf("fetch timeline: %w", err)
+	}
 	me, err := c.me(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fetch timeline since %d: %w", sinceID, err)
@@ -252,11 +224,11 @@ func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, err
 		case untilID != 0:
 			q.Set("until_id", strconv.FormatInt(untilID, 10))
 		}
-		r, err := c.timelineV2(ctx, me, q)
+		r, err := c.timeline(ctx, me, q)
 		if err != nil {
 			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
 		}
-		batch := make([]daemon.Post, 0, len(r.Data))
+		batch := make([]tweetPost, 0, len(r.Data))
 		for i := range r.Data {
 			if p, ok := c.v2Post(&r.Data[i], &r.Includes, me); ok {
 				batch = append(batch, p)
@@ -290,28 +262,29 @@ func (c *Client) sinceV2(ctx context.Context, sinceID int64) ([]daemon.Post, err
 	return posts, nil
 }
 
-// newestV2 returns the id of the user's newest post, or 0 when none.
-func (c *Client) newestV2(ctx context.Context) (int64, error) {
+// Newest returns the cursor after the user's newest post, or "" when
+// there is none.
+func (c *V2) Newest(ctx context.Context) (string, error) {
 	me, err := c.me(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+		return "", fmt.Errorf("fetch newest tweet: %w", err)
 	}
 	// 5 is the smallest max_results v2 accepts; when all five are
 	// refused (ids from the future), a full page may hold a usable one.
-	newest, served, err := c.newestOfV2(ctx, me, 5)
+	newest, served, err := c.newestOf(ctx, me, 5)
 	if err == nil && newest == 0 && served == 5 {
-		newest, _, err = c.newestOfV2(ctx, me, v2PageSize)
+		newest, _, err = c.newestOf(ctx, me, v2PageSize)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("fetch newest tweet: %w", err)
+		return "", fmt.Errorf("fetch newest tweet: %w", err)
 	}
-	return newest, nil
+	return cursorOf(newest), nil
 }
 
-// newestOfV2 returns the highest usable id among the n newest posts, and
+// newestOf returns the highest usable id among the n newest posts, and
 // how many posts the page had.
-func (c *Client) newestOfV2(ctx context.Context, me Account, n int) (newest int64, served int, err error) {
-	r, err := c.timelineV2(ctx, me, url.Values{"max_results": {strconv.Itoa(n)}})
+func (c *V2) newestOf(ctx context.Context, me account, n int) (newest int64, served int, err error) {
+	r, err := c.timeline(ctx, me, url.Values{"max_results": {strconv.Itoa(n)}})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -328,9 +301,16 @@ func (c *Client) newestOfV2(ctx context.Context, me Account, n int) (newest int6
 	return newest, len(r.Data), nil
 }
 
-// postV2 creates a post with POST /2/tweets. The answer has only the id and
-// the text with links shortened, so the post carries the text as given.
-func (c *Client) postV2(ctx context.Context, text string) (daemon.Post, error) {
+// Post implements daemon.Poster: it creates a post with POST /2/tweets.
+// The answer has only the id and the text with links shortened, so the
+// post carries the text as given.
+func (c *V2) Post(ctx context.Context, text string) (daemon.Post, error) {
+	if text == "" {
+		return daemon.Post{}, errors.New("post tweet: empty text")
+	}
+	if err := ctx.Err(); err != nil {
+		return daemon.Post{}, fmt.Errorf("post tweet: %w", err)
+	}
 	// The account first, so that a credentials problem fails before the
 	// post exists, and the post gets its author's name for the template.
 	me, err := c.me(ctx)
@@ -352,100 +332,11 @@ func (c *Client) postV2(ctx context.Context, text string) (daemon.Post, error) {
 		return daemon.Post{}, errors.New("post tweet: response has no tweet id")
 	}
 	return daemon.Post{
-		ID:         id,
-		Text:       text,
-		URL:        c.statusURL(me.ScreenName, id),
-		ScreenName: me.ScreenName,
-		CreatedAt:  c.now().UTC().Truncate(time.Second),
-		AuthorID:   me.ID,
+		ID:        strconv.FormatInt(id, 10),
+		Cursor:    cursorOf(id),
+		Text:      text,
+		URL:       c.statusURL(me.screenName, id),
+		Author:    me.screenName,
+		CreatedAt: c.now().UTC().Truncate(time.Second),
 	}, nil
-}
-
-// statusURL is the web link of a post.
-func (c *Client) statusURL(screenName string, id int64) string {
-	idStr := strconv.FormatInt(id, 10)
-	if screenName != "" {
-		return c.web + url.PathEscape(screenName) + "/status/" + idStr
-	}
-	return c.web + "i/web/status/" + idStr
-}
-
-// v2Post converts a v2 post. ok is false when it has no usable id (none,
-// or one from the future, see plausibleID).
-func (c *Client) v2Post(t *v2Tweet, inc *v2Includes, me Account) (daemon.Post, bool) {
-	id, err := strconv.ParseInt(t.ID, 10, 64)
-	if err != nil || id <= 0 {
-		c.log.Warn("skipping tweet without id", zap.String("id", t.ID))
-		return daemon.Post{}, false
-	}
-	if !c.plausibleID(id) {
-		return daemon.Post{}, false
-	}
-	p := daemon.Post{ID: id, AuthorID: me.ID, ScreenName: me.ScreenName, Text: v2Body(t)}
-	if a, err := strconv.ParseInt(t.AuthorID, 10, 64); err == nil && a > 0 && a != me.ID {
-		p.AuthorID, p.ScreenName = a, v2Username(inc, t.AuthorID)
-	}
-	if u, err := strconv.ParseInt(t.InReplyToUserID, 10, 64); err == nil && u > 0 {
-		p.InReplyToUserID = u
-	}
-	for _, ref := range t.ReferencedTweets {
-		if ref.Type != "retweeted" {
-			continue
-		}
-		p.Retweet = true
-		// The retweet's own text is cut; rebuild it from the original
-		// when the server included it.
-		for i := range inc.Tweets {
-			if o := &inc.Tweets[i]; o.ID == ref.ID {
-				p.Text = "RT @" + v2Username(inc, o.AuthorID) + ": " + v2Body(o)
-				break
-			}
-		}
-	}
-	p.URL = c.statusURL(p.ScreenName, id)
-	if t.CreatedAt != "" {
-		at, err := time.Parse(time.RFC3339, t.CreatedAt)
-		if err != nil {
-			c.log.Warn("unparseable created_at", zap.Int64("id", id), zap.String("created_at", t.CreatedAt))
-		} else {
-			p.CreatedAt = at
-		}
-	}
-	return p, true
-}
-
-// v2Body returns a post's full text, links expanded and unescaped: the
-// note_tweet text of a post longer than 280 characters, else text.
-func v2Body(t *v2Tweet) string {
-	text, ents := t.Text, t.Entities
-	if n := t.NoteTweet; n != nil && n.Text != "" {
-		text, ents = n.Text, n.Entities
-	}
-	var ex []expansion
-	if ents != nil {
-		seen := make(map[string]bool)
-		for _, u := range ents.URLs {
-			if u.URL == "" || u.ExpandedURL == "" || seen[u.URL] {
-				continue
-			}
-			seen[u.URL] = true
-			ex = append(ex, expansion{short: u.URL, long: u.ExpandedURL})
-		}
-	}
-	return expandText(text, ex)
-}
-
-// v2Username finds a user's name in includes; "" when absent.
-func v2Username(inc *v2Includes, id string) string {
-	for _, u := range inc.Users {
-		if u.ID == id {
-			return u.Username
-		}
-	}
-	return ""
-}
-
-// isV2Problem reports whether a problem type is X's v2 problem name.
-func isV2Problem(typ, name string) bool {
-	return strings.HasSuffix(typ, "/2/problems/"+name)
 }

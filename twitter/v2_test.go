@@ -17,15 +17,23 @@ import (
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
 
-func newV2Client(t *testing.T, s *twittertest.Server, edit func(*twitter.Options)) *twitter.Client {
+// newV2Client returns a v2 client of s.
+func newV2Client(t *testing.T, s *twittertest.Server, edit func(*twitter.Options)) client {
 	t.Helper()
-	return newClient(t, s, func(o *twitter.Options) {
-		o.API = twitter.APIv2
-		o.APIBase = s.V2URL()
-		if edit != nil {
-			edit(o)
-		}
-	})
+	o := twitter.Options{
+		APIBase:     s.V2URL(),
+		ConsumerKey: consumerKey, ConsumerSecret: consumerSecret,
+		AccessToken: accessToken, AccessSecret: accessSecret,
+		Timeout: 10 * time.Second,
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	c, err := twitter.NewV2(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestV2Since(t *testing.T) {
@@ -34,9 +42,9 @@ func TestV2Since(t *testing.T) {
 	cursor, want := sinceFixture(s)
 	long := strings.Repeat("長い投稿 & ", 60) + "https://example.com/end"
 	note := s.AddTweet(twittertest.Tweet{Text: long, URLs: []twittertest.URL{{Expanded: "https://example.com/end"}}})
-	want = append(want, daemon.Post{ID: note.ID, Text: long})
+	want = append(want, daemon.Post{ID: str(note.ID), Text: long})
 
-	posts, err := c.Since(context.Background(), cursor)
+	posts, err := c.Since(context.Background(), str(cursor))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +84,7 @@ func TestV2Since(t *testing.T) {
 	}
 
 	// users/me is asked once per client, not per poll.
-	if _, err := c.Since(context.Background(), note.ID); err != nil {
+	if _, err := c.Since(context.Background(), str(note.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if n := countPath(s, "/2/users/me"); n != 1 {
@@ -100,11 +108,11 @@ func TestV2ExcludeRetweets(t *testing.T) {
 	first := s.AddTweet(twittertest.Tweet{Text: "first"})
 	s.AddTweet(twittertest.Tweet{RetweetOf: &twittertest.Tweet{Text: "theirs"}})
 	mine := s.AddTweet(twittertest.Tweet{Text: "@bob reply", InReplyToUserID: 7})
-	posts, err := c.Since(context.Background(), first.ID)
+	posts, err := c.Since(context.Background(), str(first.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(posts) != 1 || posts[0].ID != mine.ID {
+	if len(posts) != 1 || posts[0].ID != str(mine.ID) {
 		t.Fatalf("posts %+v, want only the reply", posts)
 	}
 	for _, r := range s.Requests() {
@@ -137,13 +145,14 @@ func TestV2SincePaging(t *testing.T) {
 			for i := range tt.n {
 				want = append(want, s.AddTweet(twittertest.Tweet{Text: "tweet " + strconv.Itoa(i)}).ID)
 			}
-			posts, err := c.Since(context.Background(), cursor.ID)
+			posts, err := c.Since(context.Background(), str(cursor.ID))
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []int64
 			for _, p := range posts {
-				got = append(got, p.ID)
+				id, _ := strconv.ParseInt(p.ID, 10, 64)
+				got = append(got, id)
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("got %d posts, want %d in order", len(got), len(want))
@@ -151,8 +160,8 @@ func TestV2SincePaging(t *testing.T) {
 			if n := countPath(s, "/2/users/42/tweets"); n != tt.pages {
 				t.Errorf("%d timeline requests, want %d", n, tt.pages)
 			}
-			if u := c.Usage(); u.TweetsRead != int64(tt.n) {
-				t.Errorf("usage counts %d tweets read, want %d", u.TweetsRead, tt.n)
+			if u := c.Usage(); u.PostsRead != int64(tt.n) {
+				t.Errorf("usage counts %d tweets read, want %d", u.PostsRead, tt.n)
 			}
 		})
 	}
@@ -160,7 +169,7 @@ func TestV2SincePaging(t *testing.T) {
 
 // fakeV2 is a v2 server in a few lines, for behaviour twittertest does not
 // have: pages without next_token, ignored parameters.
-func fakeV2(t *testing.T, timeline func(q map[string]string) string) (*twitter.Client, *atomic.Int32) {
+func fakeV2(t *testing.T, timeline func(q map[string]string) string) (*twitter.V2, *atomic.Int32) {
 	t.Helper()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +189,7 @@ func fakeV2(t *testing.T, timeline func(q map[string]string) string) (*twitter.C
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := twitter.New(twitter.Options{API: "v2", APIBase: srv.URL + "/2/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
+	c, err := twitter.NewV2(twitter.Options{APIBase: srv.URL + "/2/", ConsumerKey: "a", ConsumerSecret: "b", AccessToken: "c", AccessSecret: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +227,11 @@ func TestV2FullPageWithoutTokenUsesUntilID(t *testing.T) {
 		since, _ := strconv.ParseInt(q["since_id"], 10, 64)
 		return page(until, max(since, until-100), "")
 	})
-	posts, err := c.Since(context.Background(), base)
+	posts, err := c.Since(context.Background(), str(base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(posts) != 150 || posts[0].ID != base+1 || posts[149].ID != base+150 {
+	if len(posts) != 150 || posts[0].ID != str(base+1) || posts[149].ID != str(base+150) {
 		t.Fatalf("got %d posts", len(posts))
 	}
 	if calls.Load() != 2 {
@@ -234,7 +243,7 @@ func TestV2ServerIgnoresPaging(t *testing.T) {
 	const base = int64(1_800_000_000_000_000_000)
 	t.Run("repeated next_token", func(t *testing.T) {
 		c, calls := fakeV2(t, func(map[string]string) string { return page(base+200, base+100, "same") })
-		posts, err := c.Since(context.Background(), base)
+		posts, err := c.Since(context.Background(), str(base))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +253,7 @@ func TestV2ServerIgnoresPaging(t *testing.T) {
 	})
 	t.Run("ignored until_id", func(t *testing.T) {
 		c, calls := fakeV2(t, func(map[string]string) string { return page(base+200, base+100, "") })
-		if _, err := c.Since(context.Background(), base); err != nil {
+		if _, err := c.Since(context.Background(), str(base)); err != nil {
 			t.Fatal(err)
 		}
 		if calls.Load() != 2 {
@@ -253,11 +262,11 @@ func TestV2ServerIgnoresPaging(t *testing.T) {
 	})
 	t.Run("ignored since_id", func(t *testing.T) {
 		c, calls := fakeV2(t, func(map[string]string) string { return page(base+20, base, "") })
-		posts, err := c.Since(context.Background(), base+10)
+		posts, err := c.Since(context.Background(), str(base+10))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(posts) != 10 || posts[0].ID != base+11 || calls.Load() != 1 {
+		if len(posts) != 10 || posts[0].ID != str(base+11) || calls.Load() != 1 {
 			t.Errorf("%d posts in %d calls", len(posts), calls.Load())
 		}
 	})
@@ -266,13 +275,13 @@ func TestV2ServerIgnoresPaging(t *testing.T) {
 func TestV2Newest(t *testing.T) {
 	s := newServer(t)
 	c := newV2Client(t, s, nil)
-	if id, err := c.Newest(context.Background()); err != nil || id != 0 {
-		t.Fatalf("empty timeline: %d, %v", id, err)
+	if id, err := c.Newest(context.Background()); err != nil || id != "" {
+		t.Fatalf("empty timeline: %q, %v", id, err)
 	}
 	s.AddTweet(twittertest.Tweet{Text: "one"})
 	two := s.AddTweet(twittertest.Tweet{Text: "two"})
-	if id, err := c.Newest(context.Background()); err != nil || id != two.ID {
-		t.Fatalf("newest %d, %v; want %d", id, err, two.ID)
+	if id, err := c.Newest(context.Background()); err != nil || id != str(two.ID) {
+		t.Fatalf("newest %q, %v; want %d", id, err, two.ID)
 	}
 	for _, r := range s.Requests() {
 		if r.Path == "/2/users/42/tweets" && r.Query.Get("max_results") != "5" {
@@ -285,7 +294,7 @@ func TestV2PostAndVerify(t *testing.T) {
 	s := newServer(t)
 	c := newV2Client(t, s, nil)
 	acct, err := c.Verify(context.Background())
-	if err != nil || acct.ID != userID || acct.ScreenName != screenName {
+	if err != nil || acct.ID != str(userID) || acct.Handle != screenName {
 		t.Fatalf("verify: %+v, %v", acct, err)
 	}
 	const msg = "hello & <friends> https://example.com/?a=1&b=2 你好"
@@ -294,10 +303,10 @@ func TestV2PostAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := s.Tweets()
-	if len(stored) != 1 || stored[0].Text != msg || stored[0].ID != p.ID {
+	if len(stored) != 1 || stored[0].Text != msg || str(stored[0].ID) != p.ID || p.Cursor != p.ID {
 		t.Fatalf("server has %+v, post %+v", stored, p)
 	}
-	if p.Text != msg || p.ScreenName != screenName || p.AuthorID != userID || !strings.HasSuffix(p.URL, "/status/"+strconv.FormatInt(p.ID, 10)) {
+	if p.Text != msg || p.Author != screenName || !strings.HasSuffix(p.URL, "/status/"+p.ID) {
 		t.Errorf("post %+v", p)
 	}
 	var posted []twittertest.Request
@@ -309,8 +318,8 @@ func TestV2PostAndVerify(t *testing.T) {
 	if len(posted) != 1 || posted[0].Path != "/2/tweets" || !posted[0].OAuthVerified || !strings.Contains(posted[0].Body, `"text":`) {
 		t.Errorf("post requests %+v", posted)
 	}
-	if reads, posts := c.Counts(); reads != 1 || posts != 1 {
-		t.Errorf("counts: %d reads, %d posts; want 1, 1", reads, posts)
+	if u := c.Usage(); u.ReadRequests != 1 || u.PostsCreated != 1 {
+		t.Errorf("counts: %d reads, %d posts; want 1, 1", u.ReadRequests, u.PostsCreated)
 	}
 	_, err = c.Post(context.Background(), msg)
 	var ae *twitter.APIError
@@ -375,7 +384,7 @@ func TestV2Garbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Fail(twittertest.FaultGarbage())
-	if _, err := c.Since(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "decode response") {
+	if _, err := c.Since(context.Background(), "1"); err == nil || !strings.Contains(err.Error(), "decode response") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -476,14 +485,24 @@ func TestEmptyOKBody(t *testing.T) {
 	for _, api := range []string{"v1.1", "v2"} {
 		t.Run(api, func(t *testing.T) {
 			s := newServer(t)
-			c := newClient(t, s, func(o *twitter.Options) { o.API, o.APIBase = api, s.BaseURL(api) })
+			c := apiClient(t, s, api)
 			if _, err := c.Verify(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			s.Fail(twittertest.Fault{Status: 200, ContentType: "application/json"})
-			if _, err := c.Since(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "decode response") {
+			if _, err := c.Since(context.Background(), "1"); err == nil || !strings.Contains(err.Error(), "decode response") {
 				t.Errorf("err = %v, want a decode error", err)
 			}
 		})
 	}
+}
+
+// apiClient returns a client of s that speaks api: twitter.APIv2 or
+// twitter.APIv11, as cmd chooses one by the config.
+func apiClient(t *testing.T, s *twittertest.Server, api string) client {
+	t.Helper()
+	if api == twitter.APIv2 {
+		return newV2Client(t, s, nil)
+	}
+	return newClient(t, s, nil)
 }

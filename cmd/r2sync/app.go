@@ -59,15 +59,16 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func configError(err error) error { return &exitError{code: exitConfig, err: err} }
 
-// stateError gives a state file that is corrupt, locked by another
-// daemon or cannot be written its exit status; other errors pass
-// unchanged.
+// stateError gives a state file that is corrupt (or holds a cursor its
+// source cannot read), locked by another daemon or cannot be written its
+// exit status; other errors pass unchanged.
 func stateError(err error) error {
 	var corrupt *statefile.CorruptError
+	var cursor *daemon.CursorError
 	var inUse *statefile.InUseError
 	var unwritable *statefile.UnwritableError
 	switch {
-	case errors.As(err, &corrupt):
+	case errors.As(err, &corrupt), errors.As(err, &cursor):
 		return &exitError{code: exitDataErr, err: err}
 	case errors.As(err, &inUse):
 		return &exitError{code: exitTempFail, err: err}
@@ -167,20 +168,26 @@ func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "config file (default $R2SYNC_CONFIG, then "+config.DefaultPath+")")
 }
 
-// loadConfig reads the config file named by --config, $R2SYNC_CONFIG or
-// the default path, and builds the status renderer from its [sync]
-// section so that a template error is a config error too.
-func loadConfig(e *env, path string) (config.Config, *daemon.Renderer, error) {
+// loadConfig reads and validates the config file named by --config,
+// $R2SYNC_CONFIG or the default path, and returns it with its path.
+func loadConfig(e *env, path string) (config.Config, string, error) {
 	path = configPath(e, path)
 	cfg, err := config.Load(path)
 	if err != nil {
-		return config.Config{}, nil, configError(err)
+		return config.Config{}, path, configError(err)
 	}
-	r, err := daemon.NewRenderer(cfg.Sync.Template, cfg.Sync.MaxLength)
+	return cfg, path, nil
+}
+
+// newRenderer builds the status renderer from the [sync] section, so
+// that a template error is a config error too. Commands that render
+// build it once, in wire.
+func newRenderer(path string, c config.Sync) (*daemon.Renderer, error) {
+	r, err := daemon.NewRenderer(c.Template, c.MaxLength)
 	if err != nil {
-		return config.Config{}, nil, configError(fmt.Errorf("%s: sync.template: %w", path, err))
+		return nil, configError(fmt.Errorf("%s: sync.template: %w", path, err))
 	}
-	return cfg, r, nil
+	return r, nil
 }
 
 // configPath is the config file: flag, else $R2SYNC_CONFIG, else the

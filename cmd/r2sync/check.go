@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/renren"
 	"github.com/r2sync/r2sync/twitter"
 )
@@ -32,11 +33,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	failed := 0
 
 	where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
-	if acct, err := tw.Verify(ctx); err != nil {
+	if acct, err := verify(ctx, tw); err != nil {
 		failed++
 		fmt.Fprintf(e.stdout, "twitter: FAILED (%s): %v%s\n", where, err, twitterHint(tw.API(), err))
 	} else {
-		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %d) with %s\n", acct.ScreenName, acct.ID, where)
+		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %s) with %s\n", acct.Handle, acct.ID, where)
 	}
 
 	xopts := w.xmpp
@@ -56,6 +57,15 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	}
 	log.Debug("check passed", zap.String("jid", cfg.Renren.JID))
 	return nil
+}
+
+// verify checks src's credentials, when it can (daemon.Verifier).
+func verify(ctx context.Context, src daemon.Source) (daemon.Account, error) {
+	v, ok := src.(daemon.Verifier)
+	if !ok {
+		return daemon.Account{}, errors.New("this source cannot check its credentials")
+	}
+	return v.Verify(ctx)
 }
 
 // twitterHint says which config key fixes a Twitter failure, when one does.

@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/statefile"
-	"github.com/r2sync/r2sync/renren"
 	"github.com/r2sync/r2sync/renren/renrentest"
-	"github.com/r2sync/r2sync/twitter"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
 
@@ -52,13 +50,6 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	level := zapcore.WarnLevel
-	if *verbose {
-		level = zapcore.InfoLevel
-	}
-	enc := zap.NewDevelopmentEncoderConfig()
-	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(zapcore.AddSync(e.stderr)), level))
-	defer func() { _ = log.Sync() }()
 
 	const (
 		jid      = "123456@talk.xiaonei.com"
@@ -67,7 +58,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	keys := twittertest.Options{ConsumerKey: "demo-ck", ConsumerSecret: "demo-cs", AccessToken: "demo-at", AccessSecret: "demo-as", UserID: 42, ScreenName: "r2demo"}
 	api := twittertest.NewServer(keys)
 	defer api.Close()
-	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: log})
+	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("start demo XMPP server: %w", err)
 	}
@@ -78,27 +69,44 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	store := statefile.New(filepath.Join(dir, "state.json"))
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, xmpp.CAPEM(), 0o600); err != nil {
+		return err
+	}
 
-	tw, err := twitter.New(twitter.Options{
-		APIBase: api.URL(), ConsumerKey: keys.ConsumerKey, ConsumerSecret: keys.ConsumerSecret,
-		AccessToken: keys.AccessToken, AccessSecret: keys.AccessSecret, Timeout: 10 * time.Second, Logger: log,
-	})
+	// The config a user would write for these two servers; from here on
+	// the demo is `r2sync run` with it.
+	cfg := config.Default()
+	cfg.Twitter.APIBase = api.URL()
+	cfg.Twitter.ConsumerKey, cfg.Twitter.ConsumerSecret = config.Secret(keys.ConsumerKey), config.Secret(keys.ConsumerSecret)
+	cfg.Twitter.AccessToken, cfg.Twitter.AccessSecret = config.Secret(keys.AccessToken), config.Secret(keys.AccessSecret)
+	cfg.Twitter.PollInterval.Duration = demoPollInterval
+	cfg.Twitter.Timeout.Duration = 10 * time.Second
+	cfg.Renren.JID, cfg.Renren.Password = jid, config.Secret(password)
+	cfg.Renren.Address, cfg.Renren.CAFile = xmpp.Addr(), caFile
+	cfg.Renren.PingInterval.Duration = 30 * time.Second
+	cfg.Sync.Template, cfg.Sync.MaxLength = "[r2] {{.Text}}", 140
+	cfg.State.File = filepath.Join(dir, "state.json")
+	cfg.Log.Level, cfg.Log.Format = "warn", "console"
+	if *verbose {
+		cfg.Log.Level = "info"
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	// The demo is no service: it tells systemd nothing.
+	de := *e
+	de.getenv = func(k string) string {
+		if k == "NOTIFY_SOCKET" {
+			return ""
+		}
+		return e.getenv(k)
+	}
+	wired, err := wireConfig(&de, "demo config", cfg)
 	if err != nil {
 		return err
 	}
-	conn := renren.NewConn(renren.Options{
-		JID: jid, Password: password, Resource: "r2sync", Address: xmpp.Addr(), RootCAs: xmpp.CAPool(),
-		PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second, Logger: log,
-	})
-	renderer, err := daemon.NewRenderer("[r2] {{.Text}}", 140)
-	if err != nil {
-		return err
-	}
-	mirror := daemon.NewMirror(daemon.Config{
-		Source: tw, Sink: conn, Store: store, Renderer: renderer,
-		PollInterval: demoPollInterval, Logger: log,
-	})
+	defer wired.close()
 
 	w := e.stdout
 	fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
@@ -109,16 +117,28 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(w)
 
 	old := api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
-	ctx, cancel := context.WithCancel(ctx)
+	r := &runner{e: &de, handler: &swapHandler{}}
+	sess := r.newSession(ctx, wired)
+	g, err := r.start(ctx, wired, sess)
+	if err != nil {
+		_ = sess.stop()
+		return err
+	}
+	// The script ends early when the mirror or the session does.
+	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return conn.Run(gctx) })
-	g.Go(func() error { return mirror.Run(gctx) })
-
-	err = runDemoScript(gctx, w, api, xmpp, store, old)
+	go func() {
+		select {
+		case <-g.finished:
+		case <-sess.finished:
+		case <-sctx.Done():
+		}
+		cancel()
+	}()
+	err = runDemoScript(sctx, w, api, xmpp, wired.store, old)
 	cancel()
-	if werr := g.Wait(); werr != nil && !errors.Is(werr, context.Canceled) && err == nil {
-		err = werr
+	if serr := r.shutdown(g, sess); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
+		err = serr
 	}
 	return err
 }
@@ -136,7 +156,7 @@ func runDemoScript(ctx context.Context, w interface{ Write([]byte) (int, error) 
 		start := time.Now()
 		t := api.AddTweet(d.tweet)
 		fmt.Fprintf(w, "tweet %d/%d: %s\n", i+1, len(script), d.about)
-		if err := waitState(ctx, store, func(s daemon.State) bool { return s.LastID >= t.ID && len(s.Pending) == 0 }); err != nil {
+		if err := waitState(ctx, store, func(s daemon.State) bool { return cursorAtLeast(s, t.ID) && len(s.Pending) == 0 }); err != nil {
 			return fmt.Errorf("tweet %d: %w", t.ID, err)
 		}
 		statuses := xmpp.Statuses()
@@ -173,4 +193,11 @@ func waitState(ctx context.Context, store *statefile.Store, ok func(daemon.State
 		case <-tick.C:
 		}
 	}
+}
+
+// cursorAtLeast reports whether the Twitter cursor in s has reached id.
+func cursorAtLeast(s daemon.State, id int64) bool {
+	c, _ := s.Cursor(sourceName)
+	n, err := strconv.ParseInt(c, 10, 64)
+	return err == nil && n >= id
 }

@@ -56,9 +56,10 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	}
 	cfg, tw := w.cfg, w.twitter
 	mon := health.New(health.Options{
+		Mirror:       mirrorName,
+		Source:       tw,
+		SourceName:   sourceName,
 		PollInterval: cfg.Twitter.PollInterval.Duration,
-		RateLimit:    rateLimitOf(tw),
-		Usage:        usageOf(tw),
 		Version:      versionString(),
 	})
 	mon.Restore(st)
@@ -68,16 +69,7 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	}
 	sess.events.use(mon)
 	r.handler.set(mon.Handler())
-	mirror := daemon.NewMirror(daemon.Config{
-		Source:       mon.Source(tw),
-		Sink:         sess.conn,
-		Store:        w.store,
-		Renderer:     w.renderer,
-		Filter:       newFilter(cfg.Sync),
-		PollInterval: cfg.Twitter.PollInterval.Duration,
-		Logger:       w.log,
-		Observer:     mon,
-	})
+	mirror := w.newMirror(xmppSink{sess.conn}, mon)
 	gctx, cancel := context.WithCancelCause(ctx)
 	g := &generation{mon: mon, notifier: notifier, cancel: cancel, finished: make(chan struct{}), notified: make(chan struct{})}
 	go func() {

@@ -52,12 +52,7 @@ func cmdHealthcheck(ctx context.Context, e *env, args []string) error {
 // validating the rest: healthcheck and status run beside the daemon, as
 // users who may not be able to read its credentials.
 func peekConfig(e *env, path string) (config.Config, string, error) {
-	if path == "" {
-		path = e.getenv("R2SYNC_CONFIG")
-	}
-	if path == "" {
-		path = config.DefaultPath
-	}
+	path = configPath(e, path)
 	f, err := os.Open(path)
 	if err != nil {
 		return config.Config{}, path, configError(fmt.Errorf("config: %w", err))

@@ -49,7 +49,7 @@ func testHostileText(t *testing.T, api string) {
 	var want []string
 	for _, text := range hostileTweets {
 		w.server.AddTweet(twittertest.Tweet{Text: text})
-		s, err := r.Render(daemon.Post{Text: text})
+		s, err := r.Render(daemon.Post{Text: text}, daemon.SanitizeXML)
 		if err != nil {
 			t.Fatal(err)
 		}

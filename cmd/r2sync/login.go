@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/config"
+	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/twitter"
 )
 
@@ -31,13 +32,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	path := *cfgPath
-	if path == "" {
-		path = e.getenv("R2SYNC_CONFIG")
-	}
-	if path == "" {
-		path = config.DefaultPath
-	}
+	path := configPath(e, *cfgPath)
 	cfg, err := config.LoadForLogin(path)
 	if err != nil {
 		return configError(err)
@@ -73,11 +68,11 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	acct, err := tw.Verify(ctx)
+	acct, err := verify(ctx, tw)
 	if err != nil {
 		return fmt.Errorf("the new access token does not work: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "\nlogged in as @%s (id %d) with api %s at %s\n", acct.ScreenName, acct.ID, tw.API(), tw.APIBase())
+	fmt.Fprintf(e.stdout, "\nlogged in as @%s (id %s) with api %s at %s\n", acct.Handle, acct.ID, tw.API(), tw.APIBase())
 
 	dir := filepath.Dir(path)
 	var paste []string
@@ -129,44 +124,11 @@ func readLine(ctx context.Context, r io.Reader) (string, error) {
 	}
 }
 
-// writeSecret replaces file atomically with value, mode 0600: a temporary
-// file in the same directory, synced, renamed over file, then the
-// directory synced so that the rename survives a crash.
+// writeSecret replaces file atomically with value, mode 0600, the way the
+// state file is written (statefile.WriteFileAtomic).
 func writeSecret(file, value string) error {
-	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename, a no-op
-	// CreateTemp makes the file 0600 already; say so against a umask
-	// surprise.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.WriteString(value + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return statefile.WriteFileAtomic(file, []byte(value+"\n"), 0o600)
 }

@@ -25,7 +25,11 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer w.close()
-	cfg, tw, store := w.cfg, w.twitter, w.store
+	cfg, store := w.cfg, w.store
+	poster, ok := w.twitter.(daemon.Poster)
+	if !ok {
+		return fmt.Errorf("the %s api client cannot post", w.twitter.API())
+	}
 	// Its own resource, so a running daemon's session is not replaced.
 	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-post"
@@ -35,23 +39,23 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	// the lock to queue it, and then finds the claim.
 	var created daemon.Post
 	_, err = store.Update(ctx, func(s *daemon.State) error {
-		p, err := tw.Post(ctx, message)
+		p, err := poster.Post(ctx, message)
 		if err != nil {
 			return fmt.Errorf("post tweet: %w", err)
 		}
 		created = p
-		s.Posted = append(s.Posted, daemon.PostRef{ID: p.ID})
+		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceName, ID: p.ID, Cursor: p.Cursor})
 		return nil
 	})
 	if err != nil {
-		if created.ID != 0 {
-			return fmt.Errorf("tweet %d posted, but the state file was not updated, so a daemon may mirror it again: %w", created.ID, err)
+		if created.ID != "" {
+			return fmt.Errorf("tweet %s posted, but the state file was not updated, so a daemon may mirror it again: %w", created.ID, err)
 		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "tweet posted: %s\n", created.URL)
 
-	text, err := w.renderer.Render(created)
+	text, err := w.renderer.Render(created, xmppSanitize)
 	if err != nil {
 		return err
 	}

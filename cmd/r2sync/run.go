@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/r2sync/r2sync/daemon/health"
-	"github.com/r2sync/r2sync/twitter"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
@@ -212,20 +209,4 @@ func logSettings(w *wiring, g *generation, msg string, fields ...zap.Field) {
 		zap.Bool("systemd", g.notifier != nil),
 		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration),
 	}, fields...)...)
-}
-
-// rateLimitOf reads the client's last x-rate-limit-* headers at scrape time.
-func rateLimitOf(tw *twitter.Client) func() health.RateLimit {
-	return func() health.RateLimit {
-		rl := tw.RateLimit()
-		return health.RateLimit{Limit: rl.Limit, Remaining: rl.Remaining, Reset: rl.Reset}
-	}
-}
-
-// usageOf reads the client's request and tweet counters at scrape time.
-func usageOf(tw *twitter.Client) func() health.Usage {
-	return func() health.Usage {
-		u := tw.Usage()
-		return health.Usage{Requests: u.Requests, ReadRequests: u.ReadRequests, TweetsRead: u.TweetsRead, TweetsPosted: u.TweetsPosted}
-	}
 }

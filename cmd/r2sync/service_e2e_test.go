@@ -113,15 +113,15 @@ func testRunAsService(t *testing.T, api string) {
 	var metrics string
 	waitFor(t, "the delivery in /metrics", 10*time.Second, func() bool {
 		_, metrics = get(t, base+"/metrics")
-		return strings.Contains(metrics, "\nr2sync_tweets_mirrored_total 1\n")
+		return strings.Contains(metrics, "\nr2sync_posts_mirrored_total{mirror=\"default\"} 1\n")
 	})
 	for _, want := range []string{
-		"\nr2sync_xmpp_session_up 1\n",
-		"\nr2sync_ready 1\n",
-		"\nr2sync_tweets_seen_total 1\n",
-		"\nr2sync_pending_statuses 0\n",
-		"\nr2sync_twitter_rate_limit_remaining ",
-		"\nr2sync_seconds_since_last_success{op=\"poll\"} ",
+		"\nr2sync_xmpp_session_up{mirror=\"default\"} 1\n",
+		"\nr2sync_ready{mirror=\"default\"} 1\n",
+		"\nr2sync_posts_seen_total{mirror=\"default\"} 1\n",
+		"\nr2sync_pending_statuses{mirror=\"default\"} 0\n",
+		"\nr2sync_source_rate_limit_remaining{mirror=\"default\",source=\"twitter\"} ",
+		"\nr2sync_seconds_since_last_success{mirror=\"default\",op=\"poll\"} ",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q:\n%s", strings.TrimSpace(want), metrics)
@@ -131,7 +131,7 @@ func testRunAsService(t *testing.T, api string) {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
 	waitFor(t, "STATUS with the mirrored tweet", 15*time.Second, func() bool {
-		return sock.index("STATUS=connected; 1 mirrored; last tweet *") >= 0
+		return sock.index("STATUS=connected; 1 mirrored; last status *") >= 0
 	})
 
 	code, stdout, stderr := r2sync(t, "status", "--config", w.config)

@@ -84,10 +84,13 @@ func writeState(w io.Writer, path string, exists bool, st daemon.State, now time
 		fmt.Fprintf(w, "mirrored:\t%d statuses\n", st.Mirrored)
 	}
 	if lm := st.LastMirrored; lm != nil {
-		fmt.Fprintf(w, "last mirrored:\ttweet %d at %s (%s)\n", lm.PostID, when(lm.At), health.Ago(now.Sub(lm.At)))
+		fmt.Fprintf(w, "last mirrored:\ttweet %s at %s (%s)\n", lm.PostID, when(lm.At), health.Ago(now.Sub(lm.At)))
 	}
-	if st.Initialized {
-		fmt.Fprintf(w, "newest seen:\ttweet %d (only newer tweets are mirrored)\n", st.LastID)
+	if cursor, ok := st.Cursor(sourceName); ok {
+		if cursor == "" {
+			cursor = "0" // none yet; the Twitter source's cursor is a tweet id
+		}
+		fmt.Fprintf(w, "newest seen:\ttweet %s (only newer tweets are mirrored)\n", cursor)
 	}
 	switch n := len(st.Pending); n {
 	case 0:
@@ -99,7 +102,7 @@ func writeState(w io.Writer, path string, exists bool, st daemon.State, now time
 				fmt.Fprintf(w, "\t… and %d more\n", n-i)
 				break
 			}
-			fmt.Fprintf(w, "\ttweet %d, queued %s: %s\n", p.PostID, health.Ago(now.Sub(p.QueuedAt)), quoteShort(p.Text, 60))
+			fmt.Fprintf(w, "\ttweet %s, queued %s: %s\n", p.PostID, health.Ago(now.Sub(p.QueuedAt)), quoteShort(p.Text, 60))
 		}
 	}
 	if n := len(st.Posted); n > 0 {

@@ -52,12 +52,12 @@ func TestStatus(t *testing.T) {
 
 	_, err := statefile.New(state).Update(ctx, func(s *daemon.State) error {
 		s.Initialized = true
-		s.LastID = 1864000000000000003
+		s.Cursors = map[string]string{sourceName: "1864000000000000003"}
 		s.Mirrored = 12
-		s.LastMirrored = &daemon.Delivered{PostID: 1864000000000000001, At: now.Add(-3 * time.Minute)}
+		s.LastMirrored = &daemon.Delivered{PostID: "1864000000000000001", At: now.Add(-3 * time.Minute)}
 		s.Pending = []daemon.Status{
-			{PostID: 1864000000000000002, Text: "Tom & Jerry <3\nXMPP", QueuedAt: now.Add(-2 * time.Minute)},
-			{PostID: 1864000000000000003, Text: strings.Repeat("长", 80), QueuedAt: now.Add(-90 * time.Second)},
+			{PostID: "1864000000000000002", Text: "Tom & Jerry <3\nXMPP", QueuedAt: now.Add(-2 * time.Minute)},
+			{PostID: "1864000000000000003", Text: strings.Repeat("长", 80), QueuedAt: now.Add(-90 * time.Second)},
 		}
 		return nil
 	})

@@ -99,10 +99,10 @@ func TestSystemdNotifier(t *testing.T) {
 	mon.set(errors.New("mirror loop stalled: no poll for 17m"), "connected; mirror loop stalled: no poll for 17m")
 	tick()
 	next("STATUS=connected; mirror loop stalled: no poll for 17m")
-	mon.set(nil, "connected; 1 mirrored; last tweet just now")
+	mon.set(nil, "connected; 1 mirrored; last status just now")
 	tick()
 	next("WATCHDOG=1")
-	next("STATUS=connected; 1 mirrored; last tweet just now")
+	next("STATUS=connected; 1 mirrored; last status just now")
 
 	cancel()
 	next("STOPPING=1\nSTATUS=stopping")

@@ -9,17 +9,36 @@ import (
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
+	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren"
 	"github.com/r2sync/r2sync/twitter"
 )
+
+// mirrorName names the one mirror of a config without [[mirror]] tables,
+// in logs and metrics.
+const mirrorName = health.DefaultMirror
+
+// sourceName keys the Twitter source's cursor and claims in the state:
+// the name under which the state files of earlier releases, which knew
+// only Twitter, are read.
+const sourceName = statefile.LegacySource
+
+// twitterSource is a mirror's Twitter source: a twitter.V1 or a
+// twitter.V2, as twitter.api and twitter.api_base say. Its optional
+// abilities (daemon.Verifier, daemon.Poster, …) are asserted where used.
+type twitterSource interface {
+	daemon.Source
+	API() string
+	APIBase() string
+}
 
 // wiring is what run, post and check build from one config file.
 type wiring struct {
 	cfg      config.Config
 	renderer *daemon.Renderer
 	log      *zap.Logger
-	twitter  *twitter.Client
+	twitter  twitterSource
 	xmpp     renren.Options
 	caPEM    []byte // renren.ca_file's content, to tell whether a reload changed it
 	store    *statefile.Store
@@ -28,7 +47,18 @@ type wiring struct {
 // wire loads the config named by cfgPath and builds the logger and the
 // adapters. Every failure is a config error (exit 78). Call close when done.
 func wire(e *env, cfgPath string) (*wiring, error) {
-	cfg, renderer, err := loadConfig(e, cfgPath)
+	cfg, path, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return wireConfig(e, path, cfg)
+}
+
+// wireConfig builds the renderer, the logger and the adapters of cfg,
+// read from path (which errors name). `run` and `demo` both build their
+// mirror from what it returns.
+func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
+	renderer, err := newRenderer(path, cfg.Sync)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +79,16 @@ func wire(e *env, cfgPath string) (*wiring, error) {
 
 func (w *wiring) close() { _ = w.log.Sync() }
 
-// newTwitter builds the Twitter client from the [twitter] section: API v2
-// or v1.1 as twitter.api and twitter.api_base say (see twitter.ResolveAPI).
-func newTwitter(c config.Twitter, log *zap.Logger) (*twitter.Client, error) {
-	client, err := twitter.New(twitter.Options{
-		API:             c.API,
-		APIBase:         c.APIBase,
+// newTwitter builds the Twitter client from the [twitter] section: the
+// one place that picks API v2 or v1.1, as twitter.api and
+// twitter.api_base say (see twitter.ResolveAPI).
+func newTwitter(c config.Twitter, log *zap.Logger) (twitterSource, error) {
+	api, base, err := twitter.ResolveAPI(c.API, c.APIBase)
+	if err != nil {
+		return nil, configError(fmt.Errorf("twitter: %w", err))
+	}
+	opts := twitter.Options{
+		APIBase:         base.String(),
 		ExcludeRetweets: c.ExcludeRetweets,
 		ConsumerKey:     c.ConsumerKey.Value(),
 		ConsumerSecret:  c.ConsumerSecret.Value(),
@@ -62,11 +96,17 @@ func newTwitter(c config.Twitter, log *zap.Logger) (*twitter.Client, error) {
 		AccessSecret:    c.AccessSecret.Value(),
 		Timeout:         c.Timeout.Duration,
 		Logger:          log,
-	})
+	}
+	var src twitterSource
+	if api == twitter.APIv2 {
+		src, err = twitter.NewV2(opts)
+	} else {
+		src, err = twitter.NewV1(opts)
+	}
 	if err != nil {
 		return nil, configError(fmt.Errorf("twitter: %w", err))
 	}
-	return client, nil
+	return src, nil
 }
 
 // renrenOptions builds the XMPP options from the [renren] section and
@@ -101,6 +141,36 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 	return opts, nil, nil
 }
 
-func newFilter(c config.Sync) daemon.Filter {
-	return daemon.Filter{IncludeReplies: c.IncludeReplies, IncludeRetweets: c.IncludeRetweets}
+// newMirror builds the mirror of w's config and adapters on sink,
+// reporting to obs: the one place `run` and `demo` get theirs from.
+func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
+	return daemon.NewMirror(daemon.Config{
+		Name:         mirrorName,
+		Source:       w.twitter,
+		SourceName:   sourceName,
+		Sink:         sink,
+		Store:        w.store,
+		Renderer:     w.renderer,
+		Filter:       newFilter(w.cfg.Sync),
+		PollInterval: w.cfg.Twitter.PollInterval.Duration,
+		Logger:       w.log,
+		Observer:     obs,
+	})
 }
+
+func newFilter(c config.Sync) daemon.Filter {
+	return daemon.Filter{IncludeReplies: c.IncludeReplies, IncludeReposts: c.IncludeRetweets}
+}
+
+// xmppSink is a session's renren.Conn as the mirror's sink, with the
+// XMPP sink's daemon.Sanitizer: the mirror drops what XML 1.0 cannot
+// carry before it cuts a status to length, as renren does again when it
+// sends. Embedding keeps every ability of the Conn visible. Once renren
+// offers Sanitize itself, the Conn is the sink as it is.
+type xmppSink struct{ *renren.Conn }
+
+// Sanitize implements daemon.Sanitizer.
+func (xmppSink) Sanitize(text string) string { return xmppSanitize(text) }
+
+// xmppSanitize is the XMPP sink's cleaning of a status.
+var xmppSanitize = daemon.SanitizeXML

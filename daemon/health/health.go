@@ -1,7 +1,8 @@
 // Package health turns what the mirror and the XMPP session report into
 // liveness and readiness answers, a one-line summary for systemd's STATUS=
 // and Prometheus metrics. A Monitor implements daemon.Observer and
-// renren's session events; it imports neither renren nor twitter.
+// renren's session events; it knows sources and sinks only through the
+// daemon package's types and optional abilities, and imports no adapter.
 package health
 
 import (
@@ -17,32 +18,24 @@ import (
 // before the daemon is no longer ready.
 const ReadyPolls = 3
 
-// RateLimit is the API budget as the source last reported it.
-type RateLimit struct {
-	Limit     int
-	Remaining int
-	Reset     time.Time
-}
-
-// Usage is what the Twitter client did since start: on pay-per-use plans
-// tweets read and posted are what cost money.
-type Usage struct {
-	Requests     int64 // every API response
-	ReadRequests int64 // responses to GET requests
-	TweetsRead   int64
-	TweetsPosted int64
-}
+// DefaultMirror is the Options.Mirror of Options without one: the name of
+// the single mirror of a config without [[mirror]] tables.
+const DefaultMirror = "default"
 
 // Options configure a Monitor.
 type Options struct {
+	// Mirror names the mirror in the mirror="NAME" label of every metric
+	// but r2sync_build_info. Empty means DefaultMirror.
+	Mirror string
+	// Source is the mirror's source itself, not a wrapper: when metrics
+	// are scraped it is asked for its rate-limit budget and API usage if
+	// it has those abilities (daemon.RateLimitReporter,
+	// daemon.UsageReporter). Nil leaves those metrics out.
+	Source daemon.Source
+	// SourceName is the source="NAME" label of the source's metrics.
+	SourceName string
 	// PollInterval is the configured poll interval; 0 means a minute.
 	PollInterval time.Duration
-	// RateLimit reads the API's rate-limit budget when metrics are
-	// scraped; nil, or a zero RateLimit, means unknown.
-	RateLimit func() RateLimit
-	// Usage reads the API client's counters when metrics are scraped; nil
-	// leaves them out.
-	Usage func() Usage
 	// Version is reported as r2sync_build_info{version}.
 	Version string
 	// Now is the clock; nil means time.Now.
@@ -91,6 +84,9 @@ var _ daemon.Observer = (*Monitor)(nil)
 func New(opts Options) *Monitor {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Minute
+	}
+	if opts.Mirror == "" {
+		opts.Mirror = DefaultMirror
 	}
 	now := opts.Now
 	if now == nil {
@@ -144,7 +140,7 @@ func (m *Monitor) Polled(err error) {
 	}
 }
 
-// Seen counts posts the source returned; see Source.
+// Seen implements daemon.Observer.
 func (m *Monitor) Seen(n int) {
 	m.mu.Lock()
 	m.seen += int64(n)
@@ -159,7 +155,7 @@ func (m *Monitor) Skipped(reason string) {
 }
 
 // Delivered implements daemon.Observer.
-func (m *Monitor) Delivered(_ int64, queued time.Duration) {
+func (m *Monitor) Delivered(_ string, queued time.Duration) {
 	now := m.now()
 	m.mu.Lock()
 	m.deliveries["ok"]++
@@ -179,7 +175,7 @@ func (m *Monitor) DeliveryFailed(err error) {
 }
 
 // Uncertain implements daemon.Observer.
-func (m *Monitor) Uncertain(_ int64, dropped bool) {
+func (m *Monitor) Uncertain(_ string, dropped bool) {
 	outcome := "retried"
 	if dropped {
 		outcome = "dropped"

@@ -177,24 +177,24 @@ func TestSummary(t *testing.T) {
 	}
 	m.Restore(daemon.State{
 		Mirrored:     11,
-		LastMirrored: &daemon.Delivered{PostID: 1, At: c.Now().Add(-time.Hour)},
-		Pending:      []daemon.Status{{PostID: 2}},
+		LastMirrored: &daemon.Delivered{PostID: "1", At: c.Now().Add(-time.Hour)},
+		Pending:      []daemon.Status{{PostID: "2"}},
 	})
 	m.SessionUp()
 	m.Polled(nil)
-	if got, want := m.Summary(), "connected; 11 mirrored; last tweet 1h ago; 1 pending"; got != want {
+	if got, want := m.Summary(), "connected; 11 mirrored; last status 1h ago; 1 pending"; got != want {
 		t.Errorf("Summary() = %q, want %q", got, want)
 	}
-	m.Delivered(2, time.Second)
+	m.Delivered("2", time.Second)
 	m.Pending(0)
 	c.Advance(3 * time.Minute)
-	if got, want := m.Summary(), "connected; 12 mirrored; last tweet 3m ago"; got != want {
+	if got, want := m.Summary(), "connected; 12 mirrored; last status 3m ago"; got != want {
 		t.Errorf("Summary() = %q, want %q", got, want)
 	}
 	m.Polled(errors.New("twitter api: status 503\nretry later"))
 	c.Advance(2 * time.Minute)
 	m.SessionDown(errors.New("stream closed"))
-	if got, want := m.Summary(), "XMPP down, reconnecting; 12 mirrored; last tweet 5m ago; polls failing for 2m ago: twitter api: status 503 retry later"; got != want {
+	if got, want := m.Summary(), "XMPP down, reconnecting; 12 mirrored; last status 5m ago; polls failing for 2m ago: twitter api: status 503 retry later"; got != want {
 		t.Errorf("Summary() = %q, want %q", got, want)
 	}
 }
@@ -220,8 +220,11 @@ func TestMetrics(t *testing.T) {
 	reset := c.Now().Add(10 * time.Minute)
 	m := health.New(health.Options{
 		PollInterval: time.Minute, Now: c.Now, Version: `v1 "quoted"`,
-		RateLimit: func() health.RateLimit { return health.RateLimit{Limit: 900, Remaining: 897, Reset: reset} },
-		Usage:     func() health.Usage { return health.Usage{Requests: 7, ReadRequests: 6, TweetsRead: 5, TweetsPosted: 1} },
+		Source: reportingSource{
+			rl:    daemon.RateLimit{Limit: 900, Remaining: 897, Reset: reset},
+			usage: daemon.Usage{Requests: 7, ReadRequests: 6, PostsRead: 5, PostsCreated: 1},
+		},
+		SourceName: "twitter",
 	})
 	m.Restore(daemon.State{Mirrored: 40})
 	m.SessionUp()
@@ -230,12 +233,12 @@ func TestMetrics(t *testing.T) {
 	m.Polled(nil)
 	m.Seen(5)
 	m.Skipped("reply")
-	m.Skipped("retweet")
+	m.Skipped("repost")
 	m.Skipped("posted by r2sync post")
 	m.Pending(3)
 	c.Advance(2 * time.Second)
-	m.Delivered(1, 1500*time.Millisecond)
-	m.Delivered(2, 500*time.Millisecond)
+	m.Delivered("1", 1500*time.Millisecond)
+	m.Delivered("2", 500*time.Millisecond)
 	m.DeliveryFailed(fmt.Errorf("set status: %w", context.DeadlineExceeded))
 	m.Pending(1)
 	m.Polled(fmt.Errorf("fetch posts: %w", rateLimited{}))
@@ -249,36 +252,36 @@ func TestMetrics(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		`r2sync_build_info{version="v1 \"quoted\""} 1`,
-		`r2sync_polls_total{result="error"} 1`,
-		`r2sync_polls_total{result="ok"} 1`,
-		`r2sync_tweets_seen_total 5`,
-		`r2sync_tweets_skipped_total{reason="posted by r2sync post"} 1`,
-		`r2sync_tweets_skipped_total{reason="reply"} 1`,
-		`r2sync_tweets_skipped_total{reason="retweet"} 1`,
-		`r2sync_tweets_mirrored_total 2`,
-		`r2sync_statuses_delivered_total{result="error"} 1`,
-		`r2sync_statuses_delivered_total{result="ok"} 2`,
-		`r2sync_status_queue_seconds_sum 2`,
-		`r2sync_status_queue_seconds_count 2`,
-		`r2sync_mirrored_lifetime 42`,
-		`r2sync_pending_statuses 1`,
-		`r2sync_errors_total{op="deliver",kind="timeout"} 1`,
-		`r2sync_errors_total{op="poll",kind="rate_limited"} 1`,
-		`r2sync_errors_total{op="xmpp",kind="other"} 1`,
-		`r2sync_xmpp_session_up 1`,
-		`r2sync_xmpp_reconnects_total 1`,
-		`r2sync_feed_events_total 1`,
-		`r2sync_seconds_since_last_success{op="poll"} 10`,
-		`r2sync_seconds_since_last_success{op="deliver"} 8`,
-		fmt.Sprintf(`r2sync_last_success_timestamp_seconds{op="poll"} %d`, c.Now().Add(-10*time.Second).Unix()),
-		`r2sync_ready 1`,
-		`r2sync_twitter_rate_limit_remaining 897`,
-		`r2sync_twitter_rate_limit_limit 900`,
-		fmt.Sprintf(`r2sync_twitter_rate_limit_reset_timestamp_seconds %d`, reset.Unix()),
-		`r2sync_twitter_requests_total{kind="read"} 6`,
-		`r2sync_twitter_requests_total{kind="write"} 1`,
-		`r2sync_twitter_tweets_read_total 5`,
-		`r2sync_twitter_tweets_posted_total 1`,
+		`r2sync_polls_total{mirror="default",result="error"} 1`,
+		`r2sync_polls_total{mirror="default",result="ok"} 1`,
+		`r2sync_posts_seen_total{mirror="default"} 5`,
+		`r2sync_posts_skipped_total{mirror="default",reason="posted by r2sync post"} 1`,
+		`r2sync_posts_skipped_total{mirror="default",reason="reply"} 1`,
+		`r2sync_posts_skipped_total{mirror="default",reason="repost"} 1`,
+		`r2sync_posts_mirrored_total{mirror="default"} 2`,
+		`r2sync_statuses_delivered_total{mirror="default",result="error"} 1`,
+		`r2sync_statuses_delivered_total{mirror="default",result="ok"} 2`,
+		`r2sync_status_queue_seconds_sum{mirror="default"} 2`,
+		`r2sync_status_queue_seconds_count{mirror="default"} 2`,
+		`r2sync_mirrored_lifetime{mirror="default"} 42`,
+		`r2sync_pending_statuses{mirror="default"} 1`,
+		`r2sync_errors_total{mirror="default",op="deliver",kind="timeout"} 1`,
+		`r2sync_errors_total{mirror="default",op="poll",kind="rate_limited"} 1`,
+		`r2sync_errors_total{mirror="default",op="xmpp",kind="other"} 1`,
+		`r2sync_xmpp_session_up{mirror="default"} 1`,
+		`r2sync_xmpp_reconnects_total{mirror="default"} 1`,
+		`r2sync_feed_events_total{mirror="default"} 1`,
+		`r2sync_seconds_since_last_success{mirror="default",op="poll"} 10`,
+		`r2sync_seconds_since_last_success{mirror="default",op="deliver"} 8`,
+		fmt.Sprintf(`r2sync_last_success_timestamp_seconds{mirror="default",op="poll"} %d`, c.Now().Add(-10*time.Second).Unix()),
+		`r2sync_ready{mirror="default"} 1`,
+		`r2sync_source_rate_limit_remaining{mirror="default",source="twitter"} 897`,
+		`r2sync_source_rate_limit_limit{mirror="default",source="twitter"} 900`,
+		fmt.Sprintf(`r2sync_source_rate_limit_reset_timestamp_seconds{mirror="default",source="twitter"} %d`, reset.Unix()),
+		`r2sync_source_requests_total{mirror="default",source="twitter",kind="read"} 6`,
+		`r2sync_source_requests_total{mirror="default",source="twitter",kind="write"} 1`,
+		`r2sync_source_posts_read_total{mirror="default",source="twitter"} 5`,
+		`r2sync_source_posts_created_total{mirror="default",source="twitter"} 1`,
 		"# TYPE r2sync_polls_total counter",
 		"# TYPE r2sync_pending_statuses gauge",
 	} {
@@ -296,9 +299,9 @@ func TestUncertainAndStateWrites(t *testing.T) {
 	m := newMonitor(c)
 	m.SessionUp()
 	m.Polled(nil)
-	m.Uncertain(7, false)
-	m.Uncertain(7, false)
-	m.Uncertain(7, true)
+	m.Uncertain("7", false)
+	m.Uncertain("7", false)
+	m.Uncertain("7", true)
 	full := fmt.Errorf("save state: write state journal: %w", &fs.PathError{Op: "write", Path: "/var/lib/r2sync/state.json.journal.3", Err: syscall.ENOSPC})
 	m.StateWrite(full)
 	m.StateWrite(full)
@@ -313,10 +316,10 @@ func TestUncertainAndStateWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`r2sync_statuses_uncertain_total{outcome="dropped"} 1`,
-		`r2sync_statuses_uncertain_total{outcome="retried"} 2`,
-		`r2sync_errors_total{op="state",kind="disk_full"} 2`,
-		`r2sync_ready 0`,
+		`r2sync_statuses_uncertain_total{mirror="default",outcome="dropped"} 1`,
+		`r2sync_statuses_uncertain_total{mirror="default",outcome="retried"} 2`,
+		`r2sync_errors_total{mirror="default",op="state",kind="disk_full"} 2`,
+		`r2sync_ready{mirror="default"} 0`,
 	} {
 		if !hasLine(b.String(), want) {
 			t.Errorf("metrics lack the line %q", want)
@@ -336,10 +339,10 @@ func TestMetricsWithoutRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	if strings.Contains(out, "rate_limit") || strings.Contains(out, "r2sync_twitter_") {
-		t.Errorf("rate-limit metrics without a known limit:\n%s", out)
+	if strings.Contains(out, "rate_limit") || strings.Contains(out, "r2sync_source_") {
+		t.Errorf("source metrics without a source that reports them:\n%s", out)
 	}
-	for _, want := range []string{`r2sync_polls_total{result="ok"} 0`, `r2sync_tweets_skipped_total{reason="reply"} 0`, `r2sync_ready 0`} {
+	for _, want := range []string{`r2sync_polls_total{mirror="default",result="ok"} 0`, `r2sync_posts_skipped_total{mirror="default",reason="reply"} 0`, `r2sync_ready{mirror="default"} 0`} {
 		if !hasLine(out, want) {
 			t.Errorf("metrics lack the line %q", want)
 		}
@@ -425,7 +428,7 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/readyz when ready = %d %q", code, body)
 	}
 	code, ctype, body := get("/metrics")
-	if code != 200 || ctype != "text/plain; version=0.0.4; charset=utf-8" || !hasLine(body, "r2sync_ready 1") {
+	if code != 200 || ctype != "text/plain; version=0.0.4; charset=utf-8" || !hasLine(body, `r2sync_ready{mirror="default"} 1`) {
 		t.Errorf("/metrics = %d %q:\n%s", code, ctype, body)
 	}
 	if code, _, _ := get("/nope"); code != 404 {
@@ -441,59 +444,56 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// fakeSource is a daemon.Source with func fields.
-type fakeSource struct {
-	since func(ctx context.Context, sinceID int64) ([]daemon.Post, error)
+// plainSource is a daemon.Source with no optional ability.
+type plainSource struct{}
+
+func (plainSource) Since(context.Context, string) ([]daemon.Post, error) { return nil, nil }
+func (plainSource) Newest(context.Context) (string, error)               { return "", nil }
+
+// reportingSource reports a rate-limit budget and API usage.
+type reportingSource struct {
+	plainSource
+	rl    daemon.RateLimit
+	usage daemon.Usage
 }
 
-func (f fakeSource) Since(ctx context.Context, id int64) ([]daemon.Post, error) {
-	return f.since(ctx, id)
-}
-func (f fakeSource) Newest(context.Context) (int64, error) { return 0, nil }
+func (r reportingSource) RateLimit() daemon.RateLimit { return r.rl }
+func (r reportingSource) Usage() daemon.Usage         { return r.usage }
 
-type pacedFake struct {
-	fakeSource
-	pace func(time.Duration) time.Duration
-}
-
-func (p pacedFake) Pace(d time.Duration) time.Duration { return p.pace(d) }
-
-func TestSource(t *testing.T) {
-	m := newMonitor(newClock())
-	two := func(context.Context, int64) ([]daemon.Post, error) { return []daemon.Post{{ID: 1}, {ID: 2}}, nil }
-
-	plain := m.Source(fakeSource{since: two})
-	if _, ok := plain.(daemon.Pacer); ok {
-		t.Error("a source without Pace gained one")
+// The monitor asks the source itself for its optional abilities at each
+// scrape: a source without them has no source metrics, one with a rate
+// limit and no usage has only those, and a mirror other than the default
+// is named in every metric.
+func TestSourceAbilities(t *testing.T) {
+	scrape := func(opts health.Options) string {
+		t.Helper()
+		var b strings.Builder
+		if err := health.New(opts).WriteMetrics(&b); err != nil {
+			t.Fatal(err)
+		}
+		checkExposition(t, b.String())
+		return b.String()
 	}
-	posts, err := plain.Since(context.Background(), 0)
-	if err != nil || len(posts) != 2 {
-		t.Fatalf("Since = %v, %v", posts, err)
+	if out := scrape(health.Options{Source: plainSource{}, SourceName: "x"}); strings.Contains(out, "r2sync_source_") {
+		t.Errorf("source metrics for a source without the abilities:\n%s", out)
 	}
-	paced := m.Source(pacedFake{fakeSource{since: two}, func(d time.Duration) time.Duration { return 2 * d }})
-	p, ok := paced.(daemon.Pacer)
-	if !ok {
-		t.Fatal("the wrapper lost the source's Pacer")
+	type limitOnly struct {
+		plainSource
+		daemon.RateLimitReporter
 	}
-	if got := p.Pace(time.Minute); got != 2*time.Minute {
-		t.Errorf("Pace = %s, want 2m", got)
+	out := scrape(health.Options{Mirror: "alice", SourceName: "x", Source: limitOnly{RateLimitReporter: reportingSource{rl: daemon.RateLimit{Limit: 5}}}})
+	if !hasLine(out, `r2sync_source_rate_limit_limit{mirror="alice",source="x"} 5`) || strings.Contains(out, "r2sync_source_requests_total") {
+		t.Errorf("a source with a rate limit only:\n%s", out)
 	}
-	if _, err := paced.Since(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := m.WriteMetrics(&b); err != nil {
-		t.Fatal(err)
-	}
-	if !hasLine(b.String(), "r2sync_tweets_seen_total 4") {
-		t.Errorf("seen after two polls of two posts:\n%s", b.String())
+	if !hasLine(out, `r2sync_ready{mirror="alice"} 0`) || !hasLine(out, `r2sync_pending_statuses{mirror="alice"} 0`) {
+		t.Errorf("metrics do not name the mirror:\n%s", out)
 	}
 }
 
 // TestConcurrent lets the mirror's goroutines, the session and scrapes
 // meet under the race detector.
 func TestConcurrent(t *testing.T) {
-	m := health.New(health.Options{RateLimit: func() health.RateLimit { return health.RateLimit{Limit: 1} }})
+	m := health.New(health.Options{Source: reportingSource{rl: daemon.RateLimit{Limit: 1}}})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -505,7 +505,7 @@ func TestConcurrent(t *testing.T) {
 					m.Polled(nil)
 					m.Skipped("reply")
 				case 1:
-					m.Delivered(1, time.Second)
+					m.Delivered("1", time.Second)
 					m.Pending(i)
 				case 2:
 					m.SessionUp()
@@ -524,7 +524,7 @@ func TestConcurrent(t *testing.T) {
 	if err := m.WriteMetrics(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !hasLine(b.String(), `r2sync_polls_total{result="ok"} 200`) || !hasLine(b.String(), "r2sync_tweets_mirrored_total 200") {
+	if !hasLine(b.String(), `r2sync_polls_total{mirror="default",result="ok"} 200`) || !hasLine(b.String(), `r2sync_posts_mirrored_total{mirror="default"} 200`) {
 		t.Errorf("counts lost under concurrency:\n%s", b.String())
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/r2sync/r2sync/daemon"
 )
 
 // Handler serves GET /healthz (liveness), /readyz (readiness) and
@@ -39,52 +41,55 @@ func answer(w http.ResponseWriter, err error) {
 // WriteMetrics writes every metric in the Prometheus text exposition
 // format. It is hand-written rather than built on client_golang: a dozen
 // metrics do not justify ten modules, a global registry and a larger
-// binary in a 20 MB image.
+// binary in a 20 MB image. Every metric but r2sync_build_info carries
+// mirror="NAME"; the source's own carry source="NAME" too.
 func (m *Monitor) WriteMetrics(w io.Writer) error {
-	// Read the client outside m.mu: it takes its own lock.
-	var rl RateLimit
-	if m.opts.RateLimit != nil {
-		rl = m.opts.RateLimit()
+	// Ask the source outside m.mu: it takes its own lock. The optional
+	// abilities are looked up on the source itself.
+	var rl daemon.RateLimit
+	if r, ok := m.opts.Source.(daemon.RateLimitReporter); ok {
+		rl = r.RateLimit()
 	}
-	var usage *Usage
-	if m.opts.Usage != nil {
-		u := m.opts.Usage()
+	var usage *daemon.Usage
+	if r, ok := m.opts.Source.(daemon.UsageReporter); ok {
+		u := r.Usage()
 		usage = &u
 	}
 	now := m.now()
 	m.mu.Lock()
 	e := &expo{w: bufio.NewWriter(w)}
+	mirror := func(l ...string) labels { return append(labels{"mirror", m.opts.Mirror}, l...) }
 
 	e.family("r2sync_build_info", "gauge", "The running version; always 1.")
 	e.sample("r2sync_build_info", labels{"version", m.opts.Version}, 1)
 
-	e.family("r2sync_polls_total", "counter", "Polls of the Twitter timeline, by result.")
-	e.byLabel("r2sync_polls_total", "result", m.polls, "ok", "error")
+	e.family("r2sync_polls_total", "counter", "Polls of the source, by result.")
+	e.byLabel("r2sync_polls_total", mirror(), "result", m.polls, "ok", "error")
 
-	e.family("r2sync_tweets_seen_total", "counter", "New tweets the timeline returned.")
-	e.sample("r2sync_tweets_seen_total", nil, float64(m.seen))
+	e.family("r2sync_posts_seen_total", "counter", "New posts the source returned.")
+	e.sample("r2sync_posts_seen_total", mirror(), float64(m.seen))
 
-	e.family("r2sync_tweets_skipped_total", "counter", "New tweets not mirrored, by reason.")
-	e.byLabel("r2sync_tweets_skipped_total", "reason", m.skipped, "reply", "retweet")
+	e.family("r2sync_posts_skipped_total", "counter", "New posts not mirrored, by reason.")
+	e.byLabel("r2sync_posts_skipped_total", mirror(), "reason", m.skipped, "reply", "repost")
 
-	e.family("r2sync_tweets_mirrored_total", "counter", "Tweets whose status the XMPP server confirmed, since start.")
-	e.sample("r2sync_tweets_mirrored_total", nil, float64(m.deliveries["ok"]))
+	e.family("r2sync_posts_mirrored_total", "counter", "Posts whose status the XMPP server confirmed, since start.")
+	e.sample("r2sync_posts_mirrored_total", mirror(), float64(m.deliveries["ok"]))
 
 	e.family("r2sync_statuses_delivered_total", "counter", "Attempts to set a status, by result; failed ones stay queued.")
-	e.byLabel("r2sync_statuses_delivered_total", "result", m.deliveries, "ok", "error")
+	e.byLabel("r2sync_statuses_delivered_total", mirror(), "result", m.deliveries, "ok", "error")
 
 	e.family("r2sync_statuses_uncertain_total", "counter", "Sends the XMPP server never acknowledged (perhaps published), by outcome: retried, or dropped after the last allowed attempt.")
-	e.byLabel("r2sync_statuses_uncertain_total", "outcome", m.uncertain, "dropped", "retried")
+	e.byLabel("r2sync_statuses_uncertain_total", mirror(), "outcome", m.uncertain, "dropped", "retried")
 
 	e.family("r2sync_status_queue_seconds", "summary", "Time statuses waited in the queue before delivery.")
-	e.sample("r2sync_status_queue_seconds_sum", nil, m.queuedSum.Seconds())
-	e.sample("r2sync_status_queue_seconds_count", nil, float64(m.deliveries["ok"]))
+	e.sample("r2sync_status_queue_seconds_sum", mirror(), m.queuedSum.Seconds())
+	e.sample("r2sync_status_queue_seconds_count", mirror(), float64(m.deliveries["ok"]))
 
 	e.family("r2sync_mirrored_lifetime", "gauge", "Statuses delivered over the life of the state file.")
-	e.sample("r2sync_mirrored_lifetime", nil, float64(m.mirrored))
+	e.sample("r2sync_mirrored_lifetime", mirror(), float64(m.mirrored))
 
 	e.family("r2sync_pending_statuses", "gauge", "Statuses waiting for delivery.")
-	e.sample("r2sync_pending_statuses", nil, float64(m.pending))
+	e.sample("r2sync_pending_statuses", mirror(), float64(m.pending))
 
 	e.family("r2sync_errors_total", "counter", "Errors by operation (poll, deliver, xmpp, state) and kind.")
 	keys := make([]errorKey, 0, len(m.errs))
@@ -93,46 +98,47 @@ func (m *Monitor) WriteMetrics(w io.Writer) error {
 	}
 	slices.SortFunc(keys, func(a, b errorKey) int { return strings.Compare(a.op+"\x00"+a.kind, b.op+"\x00"+b.kind) })
 	for _, k := range keys {
-		e.sample("r2sync_errors_total", labels{"op", k.op, "kind", k.kind}, float64(m.errs[k]))
+		e.sample("r2sync_errors_total", mirror("op", k.op, "kind", k.kind), float64(m.errs[k]))
 	}
 
 	e.family("r2sync_xmpp_session_up", "gauge", "1 while the XMPP session is up.")
-	e.sample("r2sync_xmpp_session_up", nil, boolFloat(m.sessionUp))
+	e.sample("r2sync_xmpp_session_up", mirror(), boolFloat(m.sessionUp))
 
 	e.family("r2sync_xmpp_reconnects_total", "counter", "XMPP sessions established after the first.")
-	e.sample("r2sync_xmpp_reconnects_total", nil, float64(max(m.sessions-1, 0)))
+	e.sample("r2sync_xmpp_reconnects_total", mirror(), float64(max(m.sessions-1, 0)))
 
-	e.family("r2sync_feed_events_total", "counter", "Renren news-feed notifications received.")
-	e.sample("r2sync_feed_events_total", nil, float64(m.feedEvents))
+	e.family("r2sync_feed_events_total", "counter", "News-feed notifications the XMPP server sent (Renren's).")
+	e.sample("r2sync_feed_events_total", mirror(), float64(m.feedEvents))
 
 	e.family("r2sync_seconds_since_last_success", "gauge", "Seconds since the last successful poll or delivery; since start when none yet.")
-	e.sample("r2sync_seconds_since_last_success", labels{"op", "poll"}, m.since(now, m.lastPollOK))
-	e.sample("r2sync_seconds_since_last_success", labels{"op", "deliver"}, m.since(now, m.lastDeliver))
+	e.sample("r2sync_seconds_since_last_success", mirror("op", "poll"), m.since(now, m.lastPollOK))
+	e.sample("r2sync_seconds_since_last_success", mirror("op", "deliver"), m.since(now, m.lastDeliver))
 
 	e.family("r2sync_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll or delivery; 0 when none yet.")
-	e.sample("r2sync_last_success_timestamp_seconds", labels{"op", "poll"}, unix(m.lastPollOK))
-	e.sample("r2sync_last_success_timestamp_seconds", labels{"op", "deliver"}, unix(m.lastDeliver))
+	e.sample("r2sync_last_success_timestamp_seconds", mirror("op", "poll"), unix(m.lastPollOK))
+	e.sample("r2sync_last_success_timestamp_seconds", mirror("op", "deliver"), unix(m.lastDeliver))
 
 	e.family("r2sync_ready", "gauge", "1 when /readyz answers ok.")
-	e.sample("r2sync_ready", nil, boolFloat(m.readyLocked(now) == nil))
+	e.sample("r2sync_ready", mirror(), boolFloat(m.readyLocked(now) == nil))
 	m.mu.Unlock()
 
-	if rl != (RateLimit{}) {
-		e.family("r2sync_twitter_rate_limit_remaining", "gauge", "Requests left in the current rate-limit window, as the API last reported.")
-		e.sample("r2sync_twitter_rate_limit_remaining", nil, float64(rl.Remaining))
-		e.family("r2sync_twitter_rate_limit_limit", "gauge", "Requests allowed per rate-limit window.")
-		e.sample("r2sync_twitter_rate_limit_limit", nil, float64(rl.Limit))
-		e.family("r2sync_twitter_rate_limit_reset_timestamp_seconds", "gauge", "Unix time the rate-limit window resets.")
-		e.sample("r2sync_twitter_rate_limit_reset_timestamp_seconds", nil, unix(rl.Reset))
+	source := mirror("source", m.opts.SourceName)
+	if rl != (daemon.RateLimit{}) {
+		e.family("r2sync_source_rate_limit_remaining", "gauge", "Requests left in the source API's current rate-limit window, as it last reported.")
+		e.sample("r2sync_source_rate_limit_remaining", source, float64(rl.Remaining))
+		e.family("r2sync_source_rate_limit_limit", "gauge", "Requests the source API allows per rate-limit window.")
+		e.sample("r2sync_source_rate_limit_limit", source, float64(rl.Limit))
+		e.family("r2sync_source_rate_limit_reset_timestamp_seconds", "gauge", "Unix time the source API's rate-limit window resets.")
+		e.sample("r2sync_source_rate_limit_reset_timestamp_seconds", source, unix(rl.Reset))
 	}
 	if usage != nil {
-		e.family("r2sync_twitter_requests_total", "counter", "Twitter API responses, by method kind (read: GET, write: the rest).")
-		e.sample("r2sync_twitter_requests_total", labels{"kind", "read"}, float64(usage.ReadRequests))
-		e.sample("r2sync_twitter_requests_total", labels{"kind", "write"}, float64(usage.Requests-usage.ReadRequests))
-		e.family("r2sync_twitter_tweets_read_total", "counter", "Tweets received in timeline responses (billed per post on pay-per-use plans).")
-		e.sample("r2sync_twitter_tweets_read_total", nil, float64(usage.TweetsRead))
-		e.family("r2sync_twitter_tweets_posted_total", "counter", "Tweets created by r2sync.")
-		e.sample("r2sync_twitter_tweets_posted_total", nil, float64(usage.TweetsPosted))
+		e.family("r2sync_source_requests_total", "counter", "Source API responses, by method kind (read: GET, write: the rest).")
+		e.sample("r2sync_source_requests_total", append(slices.Clip(source), "kind", "read"), float64(usage.ReadRequests))
+		e.sample("r2sync_source_requests_total", append(slices.Clip(source), "kind", "write"), float64(usage.Requests-usage.ReadRequests))
+		e.family("r2sync_source_posts_read_total", "counter", "Posts received in the source's timeline responses (billed per post on pay-per-use plans).")
+		e.sample("r2sync_source_posts_read_total", source, float64(usage.PostsRead))
+		e.family("r2sync_source_posts_created_total", "counter", "Posts r2sync created on the source (r2sync post).")
+		e.sample("r2sync_source_posts_created_total", source, float64(usage.PostsCreated))
 	}
 	if e.err != nil {
 		return e.err
@@ -193,9 +199,10 @@ func (e *expo) sample(name string, l labels, v float64) {
 	e.printf("%s %s\n", b.String(), strconv.FormatFloat(v, 'f', -1, 64))
 }
 
-// byLabel writes one sample per key of counts, sorted, always including
-// the keys in always so that a rate() has a series from the start.
-func (e *expo) byLabel(name, label string, counts map[string]int64, always ...string) {
+// byLabel writes one sample per key of counts, with the labels in base
+// and label=key, sorted, always including the keys in always so that a
+// rate() has a series from the start.
+func (e *expo) byLabel(name string, base labels, label string, counts map[string]int64, always ...string) {
 	keys := slices.Clone(always)
 	for k := range counts {
 		if !slices.Contains(keys, k) {
@@ -204,7 +211,7 @@ func (e *expo) byLabel(name, label string, counts map[string]int64, always ...st
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		e.sample(name, labels{label, k}, float64(counts[k]))
+		e.sample(name, append(slices.Clip(base), label, k), float64(counts[k]))
 	}
 }
 

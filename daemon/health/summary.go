@@ -1,16 +1,13 @@
 package health
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/r2sync/r2sync/daemon"
 )
 
 // Summary is the one line systemd shows as the service's STATUS=, e.g.
-// "connected; 12 mirrored; last tweet 3m ago; 1 pending".
+// "connected; 12 mirrored; last status 3m ago; 1 pending".
 func (m *Monitor) Summary() string {
 	now := m.now()
 	m.mu.Lock()
@@ -29,7 +26,7 @@ func (m *Monitor) Summary() string {
 	} else {
 		p := fmt.Sprintf("%d mirrored", m.mirrored)
 		if !m.lastMirrored.IsZero() {
-			p += "; last tweet " + Ago(now.Sub(m.lastMirrored))
+			p += "; last status " + Ago(now.Sub(m.lastMirrored))
 		}
 		parts = append(parts, p)
 	}
@@ -66,31 +63,3 @@ func Ago(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
 }
-
-// Source wraps src so that the posts it returns count as seen. It keeps
-// src's daemon.Pacer, if it has one.
-func (m *Monitor) Source(src daemon.Source) daemon.Source {
-	s := source{Source: src, m: m}
-	if p, ok := src.(daemon.Pacer); ok {
-		return pacedSource{source: s, pacer: p}
-	}
-	return s
-}
-
-type source struct {
-	daemon.Source
-	m *Monitor
-}
-
-func (s source) Since(ctx context.Context, sinceID int64) ([]daemon.Post, error) {
-	posts, err := s.Source.Since(ctx, sinceID)
-	s.m.Seen(len(posts))
-	return posts, err
-}
-
-type pacedSource struct {
-	source
-	pacer daemon.Pacer
-}
-
-func (s pacedSource) Pace(interval time.Duration) time.Duration { return s.pacer.Pace(interval) }

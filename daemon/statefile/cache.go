@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 
@@ -25,6 +26,7 @@ type cache struct {
 type disk struct {
 	exists  bool        // state.json exists
 	format1 bool        // state.json is format 1: the next write migrates it
+	legacy  bool        // the journal is format 2's: the next write starts a format-3 generation
 	v1info  os.FileInfo // the format-1 file as read
 	raw     []byte      // state.json as read (format 2)
 
@@ -36,7 +38,7 @@ type disk struct {
 	size    int64    // the journal's size at the last look; more than end after a torn write
 }
 
-func newCache() *cache { return &cache{q: queue{seqOf: map[int64]uint64{}}} }
+func newCache() *cache { return &cache{q: queue{seqOf: map[string]uint64{}}} }
 
 // close releases the journal.
 func (c *cache) close() {
@@ -56,11 +58,11 @@ func (c *cache) adopt(d disk) {
 // snapshot: d must be in order (see diff).
 func (c *cache) each(d delta) func(yield func(daemon.Status) error) error {
 	return func(yield func(daemon.Status) error) error {
-		gone := make(map[int64]bool, len(d.del))
+		gone := make(map[string]bool, len(d.del))
 		for _, id := range d.del {
 			gone[id] = true
 		}
-		changed := make(map[int64]daemon.Status, len(d.set))
+		changed := make(map[string]daemon.Status, len(d.set))
 		for _, st := range d.set {
 			changed[st.PostID] = st
 		}
@@ -106,7 +108,7 @@ func (c *cache) setHead(h head) {
 }
 
 // headSize estimates the encoded size of h; it is small whatever the queue.
-func headSize(h head) int64 { return int64(len(h.Posted))*32 + 160 }
+func headSize(h head) int64 { return int64(len(h.Posted))*96 + int64(len(h.Cursors))*64 + 160 }
 
 // live estimates the bytes a snapshot of the state takes.
 func (c *cache) live() int64 { return c.q.bytes + c.hsize }
@@ -152,7 +154,7 @@ func (c *cache) state(n int) daemon.State {
 // inOrder is false when the change cannot be said as removals, changes
 // and additions at the back; the caller then writes a snapshot.
 func (c *cache) diff(w int, got []daemon.Status, full bool) (d delta, inOrder bool, err error) {
-	seen := make(map[int64]struct{}, len(got))
+	seen := make(map[string]struct{}, len(got))
 	last, added := -1, false
 	inOrder = true
 	for i, st := range got {
@@ -160,7 +162,7 @@ func (c *cache) diff(w int, got []daemon.Status, full bool) (d delta, inOrder bo
 			return d, false, fmt.Errorf("pending[%d].%w", i, err)
 		}
 		if _, dup := seen[st.PostID]; dup {
-			return d, false, fmt.Errorf("pending[%d].post_id: post %d queued twice", i, st.PostID)
+			return d, false, fmt.Errorf("pending[%d].post_id: post %s queued twice", i, st.PostID)
 		}
 		seen[st.PostID] = struct{}{}
 		j, live := c.q.index(st.PostID)
@@ -174,7 +176,7 @@ func (c *cache) diff(w int, got []daemon.Status, full bool) (d delta, inOrder bo
 				d.set = append(d.set, st)
 			}
 		case live:
-			return d, false, fmt.Errorf("pending[%d].post_id: post %d queued twice", i, st.PostID)
+			return d, false, fmt.Errorf("pending[%d].post_id: post %s queued twice", i, st.PostID)
 		default:
 			added = true
 			d.add = append(d.add, st)
@@ -213,6 +215,7 @@ func sameStatus(a, b daemon.Status) bool {
 }
 
 func (h head) clone() head {
+	h.Cursors = maps.Clone(h.Cursors)
 	h.Posted = slices.Clone(h.Posted)
 	if h.LastMirrored != nil {
 		d := *h.LastMirrored
@@ -223,7 +226,7 @@ func (h head) clone() head {
 
 func (h head) equal(o head) bool {
 	switch {
-	case h.Initialized != o.Initialized, h.LastID != o.LastID, h.Mirrored != o.Mirrored,
+	case h.Initialized != o.Initialized, !maps.Equal(h.Cursors, o.Cursors), h.Mirrored != o.Mirrored,
 		!slices.Equal(h.Posted, o.Posted), (h.LastMirrored == nil) != (o.LastMirrored == nil):
 		return false
 	case h.LastMirrored != nil:
@@ -234,11 +237,11 @@ func (h head) equal(o head) bool {
 
 // state returns h as a State without a queue; it shares h's slices.
 func (h head) state() daemon.State {
-	return daemon.State{Initialized: h.Initialized, LastID: h.LastID, Posted: h.Posted, Mirrored: h.Mirrored, LastMirrored: h.LastMirrored}
+	return daemon.State{Initialized: h.Initialized, Cursors: h.Cursors, Posted: h.Posted, Mirrored: h.Mirrored, LastMirrored: h.LastMirrored}
 }
 
 func headOf(st *daemon.State) head {
-	return head{Initialized: st.Initialized, LastID: st.LastID, Posted: st.Posted, Mirrored: st.Mirrored, LastMirrored: st.LastMirrored}
+	return head{Initialized: st.Initialized, Cursors: st.Cursors, Posted: st.Posted, Mirrored: st.Mirrored, LastMirrored: st.LastMirrored}
 }
 
 // queue is the pending queue in memory: statuses in order, each with a
@@ -246,7 +249,7 @@ func headOf(st *daemon.State) head {
 // the front is O(1), which is what delivery does.
 type queue struct {
 	items  []entry
-	seqOf  map[int64]uint64
+	seqOf  map[string]uint64
 	next   uint64
 	bytes  int64 // encoded size of the statuses
 	popped int   // removed from the front since items was last copied
@@ -258,7 +261,7 @@ type entry struct {
 	st   daemon.Status
 }
 
-func (q *queue) index(id int64) (int, bool) {
+func (q *queue) index(id string) (int, bool) {
 	seq, ok := q.seqOf[id]
 	if !ok {
 		return 0, false
@@ -274,7 +277,7 @@ func (q *queue) add(st daemon.Status, size int) error {
 		return err
 	}
 	if _, dup := q.seqOf[st.PostID]; dup {
-		return fmt.Errorf("post_id: post %d queued twice", st.PostID)
+		return fmt.Errorf("post_id: post %s queued twice", st.PostID)
 	}
 	q.next++
 	q.items = append(q.items, entry{seq: q.next, size: int32(size + 1), st: st})
@@ -286,7 +289,7 @@ func (q *queue) add(st daemon.Status, size int) error {
 func (q *queue) set(st daemon.Status, size int) error {
 	i, ok := q.index(st.PostID)
 	if !ok {
-		return fmt.Errorf("post %d is not pending", st.PostID)
+		return fmt.Errorf("post %s is not pending", st.PostID)
 	}
 	if err := st.Validate(); err != nil {
 		return err
@@ -296,10 +299,10 @@ func (q *queue) set(st daemon.Status, size int) error {
 	return nil
 }
 
-func (q *queue) del(id int64) error {
+func (q *queue) del(id string) error {
 	i, ok := q.index(id)
 	if !ok {
-		return fmt.Errorf("post %d is not pending", id)
+		return fmt.Errorf("post %s is not pending", id)
 	}
 	q.bytes -= int64(q.items[i].size)
 	delete(q.seqOf, id)

@@ -28,23 +28,26 @@ func history(t *testing.T, path string) (ends []int64, states []daemon.State) {
 		ends = append(ends, fi.Size())
 		states = append(states, mustLoad(t, statefile.New(path)))
 	}
-	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 100; return nil })
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.Cursors = true, at(100); return nil })
 	record()
 	big := strings.Repeat("长", 30000) // a status longer than a journal chunk
 	mustUpdate(t, s, func(st *daemon.State) error {
 		st.Pending = append(st.Pending, status(101, "one"), status(102, big), status(103, "three & <four>"))
-		st.LastID = 103
+		st.Cursors = at(103)
 		return nil
 	})
 	record()
-	mustUpdate(t, s, func(st *daemon.State) error { st.Posted = append(st.Posted, daemon.PostRef{ID: 104}); return nil })
+	mustUpdate(t, s, func(st *daemon.State) error {
+		st.Posted = append(st.Posted, daemon.PostRef{Source: "src", ID: "104", Cursor: "104"})
+		return nil
+	})
 	record()
 	steps := []func(st *daemon.State){
 		func(st *daemon.State) { st.Pending[0].Attempts = 1 },
 		func(st *daemon.State) {
 			st.Pending = st.Pending[1:]
 			st.Mirrored++
-			st.LastMirrored = &daemon.Delivered{PostID: 101, At: t0}
+			st.LastMirrored = &daemon.Delivered{PostID: "101", At: t0}
 		},
 		func(st *daemon.State) { st.Pending = append(st.Pending, status(105, "at the back")) },
 	}
@@ -123,14 +126,14 @@ func nearest(ends []int64, cut int64) int64 {
 func TestCrashDuringNewGeneration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := statefile.New(path)
-	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 7; return nil })
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.Cursors = true, at(7); return nil })
 	if err := os.WriteFile(path+".journal.2", []byte(`{"journal":{"generation":2,"nonce":"x"},"more":true}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path+".tmp-123", []byte(`{"format": 2`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if st := mustLoad(t, statefile.New(path)); st.LastID != 7 {
+	if st := mustLoad(t, statefile.New(path)); last(st) != 7 {
 		t.Fatalf("state %+v", st)
 	}
 	// A reordering forces a new generation, which clears the litter.
@@ -143,7 +146,7 @@ func TestCrashDuringNewGeneration(t *testing.T) {
 		return nil
 	})
 	st := mustLoad(t, statefile.New(path))
-	if len(st.Pending) != 2 || st.Pending[0].PostID != 8 {
+	if len(st.Pending) != 2 || st.Pending[0].PostID != "8" {
 		t.Errorf("after reorder: %+v", st.Pending)
 	}
 	journals, _ := filepath.Glob(path + ".journal.*")
@@ -167,6 +170,8 @@ func TestCorrupt(t *testing.T) {
 	const ptr = `{"format": 2, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
 	const hdr = `{"journal":{"generation":1,"nonce":"ab"},"more":true}` + "\n"
 	const head = `{"head":{"initialized":true,"last_id":"5","mirrored":0}}` + "\n"
+	const ptr3 = `{"format": 3, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
+	const head3 = `{"head":{"initialized":true,"cursors":{"twitter":"5"},"mirrored":0}}` + "\n"
 	tests := []struct {
 		name, state, journal, want string
 	}{
@@ -194,7 +199,7 @@ func TestCorrupt(t *testing.T) {
 		{name: "duplicate posted", state: `{"initialized": true, "posted": [{"id": "4"}, {"id": "4"}]}`, want: "listed twice"},
 		{name: "zero last mirrored", state: `{"initialized": true, "last_mirrored": {"post_id": "0"}}`, want: "last_mirrored.post_id"},
 		{name: "unknown field", state: `{"initialized": true, "lastid": "5"}`, want: "unknown field"},
-		{name: "future format", state: `{"format": 3}`, want: "format 3"},
+		{name: "future format", state: `{"format": 4}`, want: "format 4"},
 		{name: "journal missing", state: ptr, want: "journal state.json.journal.1 is missing"},
 		{name: "journal elsewhere", state: strings.Replace(ptr, "state.json.journal.1", "../x.journal.1", 1), journal: hdr + head, want: "is not the journal"},
 		{name: "journal of another generation", state: ptr, journal: strings.Replace(hdr, `"ab"`, `"cd"`, 1) + head, want: "state.json names generation 1"},
@@ -210,6 +215,14 @@ func TestCorrupt(t *testing.T) {
 		{name: "journal null line", state: ptr, journal: hdr + head + "null\n", want: "not a JSON object"},
 		{name: "journal head with more", state: ptr, journal: hdr + `{"head":{"initialized":true,"mirrored":0},"more":true}` + "\n" + head, want: "says more follows"},
 		{name: "journal header twice", state: ptr, journal: hdr + head + hdr + head, want: "header inside the journal"},
+		// Format 3: cursors by source, ids and cursors opaque.
+		{name: "format 3 with last_id", state: ptr3, journal: hdr + head, want: `head: unknown field "last_id"`},
+		{name: "format 2 with cursors", state: ptr, journal: hdr + head3, want: `head: unknown field "cursors"`},
+		{name: "format 3 cursors before init", state: strings.Replace(ptr3, "true", "false", 1), journal: hdr + strings.Replace(head3, "true", "false", 1), want: "cursors: set on a state that was never initialized"},
+		{name: "format 3 claim of no source", state: ptr3, journal: hdr + strings.Replace(head3, `"mirrored"`, `"posted":[{"id":"7"}],"mirrored"`, 1), want: "posted[0].source: must not be empty"},
+		{name: "format 3 empty pending id", state: ptr3, journal: hdr + `{"add":[{"post_id":"","text":"a","queued_at":"2026-01-01T00:00:00Z"}],"more":true}` + "\n" + head3, want: "post_id: must not be empty"},
+		{name: "format 2 claim with a source", state: ptr, journal: hdr + strings.Replace(head, `"mirrored"`, `"posted":[{"source":"x","id":"7"}],"mirrored"`, 1), want: "only an id belongs here before format 3"},
+		{name: "format 2 pending id not a number", state: ptr, journal: hdr + `{"add":[{"post_id":"a1","text":"a","queued_at":"2026-01-01T00:00:00Z"}],"more":true}` + "\n" + head, want: `post_id: "a1" is not a post id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,11 +265,11 @@ func TestCorrupt(t *testing.T) {
 // The remains of an unfinished write at the end of the journal are not
 // damage: they are ignored, whatever they look like.
 func TestTornTailIgnored(t *testing.T) {
-	const ptr = `{"format": 2, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
-	const good = `{"journal":{"generation":1,"nonce":"ab"},"more":true}` + "\n" + `{"head":{"initialized":true,"last_id":"5","mirrored":0}}` + "\n"
+	const ptr = `{"format": 3, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
+	const good = `{"journal":{"generation":1,"nonce":"ab"},"more":true}` + "\n" + `{"head":{"initialized":true,"cursors":{"src":"5"},"mirrored":0}}` + "\n"
 	for name, tail := range map[string]string{
 		"half a line":         `{"del":["1"],"he`,
-		"line without ending": `{"head":{"initialized":true,"last_id":"6","mirrored":0}}`,
+		"line without ending": `{"head":{"initialized":true,"cursors":{"src":"6"},"mirrored":0}}`,
 		"unfinished batch":    `{"add":[{"post_id":"6","text":"a","queued_at":"2026-01-01T00:00:00Z"}],"more":true}` + "\n",
 		"zeros":               "\x00\x00\x00\x00\n\x00\x00",
 		"zeros then half":     "\x00\x00\n" + `{"head":`,
@@ -266,14 +279,14 @@ func TestTornTailIgnored(t *testing.T) {
 			os.WriteFile(path, []byte(ptr), 0o600)
 			os.WriteFile(path+".journal.1", []byte(good+tail), 0o600)
 			st, err := statefile.New(path).Load(context.Background())
-			if err != nil || st.LastID != 5 || len(st.Pending) != 0 {
+			if err != nil || last(st) != 5 || len(st.Pending) != 0 {
 				t.Fatalf("Load = %+v, %v; want the state before the torn write", st, err)
 			}
 			mustUpdate(t, statefile.New(path), func(st *daemon.State) error { st.Mirrored = 1; return nil })
 			if b, _ := os.ReadFile(path + ".journal.1"); strings.Contains(string(b), tail) {
 				t.Errorf("the torn tail was not cut off:\n%q", b)
 			}
-			if st := mustLoad(t, statefile.New(path)); st.Mirrored != 1 || st.LastID != 5 {
+			if st := mustLoad(t, statefile.New(path)); st.Mirrored != 1 || last(st) != 5 {
 				t.Errorf("after the next write: %+v", st)
 			}
 		})
@@ -286,13 +299,13 @@ func TestDamageInTailNamesTheLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := statefile.New(path)
 	defer s.Close()
-	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 5; return nil })
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.Cursors = true, at(5); return nil })
 	mustUpdate(t, s, func(st *daemon.State) error { st.Mirrored = 1; return nil })
 	f, err := os.OpenFile(path+".journal.1", os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(`{"del":["9"],"head":{"initialized":true,"last_id":"5","mirrored":1}}` + "\n")
+	f.WriteString(`{"del":["9"],"head":{"initialized":true,"cursors":{"src":"5"},"mirrored":1}}` + "\n")
 	f.Close()
 	_, err = s.Load(context.Background())
 	if !errors.As(err, new(*statefile.CorruptError)) || !strings.Contains(err.Error(), "line 4: del: post 9 is not pending") {

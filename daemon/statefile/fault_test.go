@@ -28,8 +28,8 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "state.json")
 				s := New(path)
 				if _, err := s.Update(ctx, func(st *daemon.State) error {
-					st.Initialized, st.LastID = true, 10
-					st.Pending = []daemon.Status{{PostID: 9, Text: "queued", QueuedAt: t0}}
+					st.Initialized, st.Cursors = true, at(10)
+					st.Pending = []daemon.Status{{PostID: "9", Text: "queued", QueuedAt: t0}}
 					return nil
 				}); err != nil {
 					t.Fatal(err)
@@ -44,8 +44,8 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 					return nil
 				}
 				change := func(st *daemon.State) error {
-					st.LastID = 12
-					st.Pending = append(st.Pending, daemon.Status{PostID: 11, Text: "new", QueuedAt: t0})
+					st.Cursors = at(12)
+					st.Pending = append(st.Pending, daemon.Status{PostID: "11", Text: "new", QueuedAt: t0})
 					if kind == "snapshot" { // a reordering needs a new generation
 						st.Pending[0], st.Pending[1] = st.Pending[1], st.Pending[0]
 					}
@@ -56,10 +56,10 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 					if !errors.Is(err, syscall.ENOSPC) {
 						t.Fatalf("Update with a failing %s = %v, want ENOSPC", op, err)
 					}
-					if st, err := s.Load(ctx); err != nil || st.LastID != 10 || len(st.Pending) != 1 {
+					if st, err := s.Load(ctx); err != nil || last(st) != 10 || len(st.Pending) != 1 {
 						t.Fatalf("in memory after a failed %s: %+v, %v", op, st, err)
 					}
-					if st, err := New(path).Load(ctx); err != nil || st.LastID != 10 || len(st.Pending) != 1 {
+					if st, err := New(path).Load(ctx); err != nil || last(st) != 10 || len(st.Pending) != 1 {
 						t.Fatalf("on disk after a failed %s: %+v, %v", op, st, err)
 					}
 					if after, _ := os.ReadFile(path + ".journal.1"); string(after) != string(before) {
@@ -69,7 +69,7 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 				if _, err := s.Update(ctx, change); err != nil {
 					t.Fatalf("Update once the disk has room: %v", err)
 				}
-				if st, err := New(path).Load(ctx); err != nil || st.LastID != 12 || len(st.Pending) != 2 {
+				if st, err := New(path).Load(ctx); err != nil || last(st) != 12 || len(st.Pending) != 2 {
 					t.Fatalf("on disk after success: %+v, %v", st, err)
 				}
 			})
@@ -135,8 +135,8 @@ func TestDiskFullTmpfs(t *testing.T) {
 	s := New(path)
 	defer s.Close()
 	if _, err := s.Update(ctx, func(st *daemon.State) error {
-		st.Initialized, st.LastID = true, 10
-		st.Pending = []daemon.Status{{PostID: 9, Text: "queued", QueuedAt: t0}}
+		st.Initialized, st.Cursors = true, at(10)
+		st.Pending = []daemon.Status{{PostID: "9", Text: "queued", QueuedAt: t0}}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	big := strings.Repeat("x", 64<<10) // more than any page left over
 	for range 3 {
 		_, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
-			st.Pending = append(st.Pending[:0], daemon.Status{PostID: 11, Text: big, QueuedAt: t0})
+			st.Pending = append(st.Pending[:0], daemon.Status{PostID: "11", Text: big, QueuedAt: t0})
 			st.Mirrored++
 			return nil
 		})
@@ -156,13 +156,13 @@ func TestDiskFullTmpfs(t *testing.T) {
 		other := New(path)
 		st, n, err := other.LoadFront(ctx, 1)
 		other.Close()
-		if err != nil || n != 1 || st.Pending[0].PostID != 9 || st.Mirrored != 0 {
+		if err != nil || n != 1 || st.Pending[0].PostID != "9" || st.Mirrored != 0 {
 			t.Fatalf("state on a full disk: %+v, %d, %v", st, n, err)
 		}
 	}
 	free()
 	if _, _, err := s.UpdateFront(ctx, 1, func(st *daemon.State) error {
-		st.Pending = append(st.Pending[:0], daemon.Status{PostID: 11, Text: big, QueuedAt: t0})
+		st.Pending = append(st.Pending[:0], daemon.Status{PostID: "11", Text: big, QueuedAt: t0})
 		st.Mirrored++
 		return nil
 	}); err != nil {
@@ -170,7 +170,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	}
 	other := New(path)
 	defer other.Close()
-	if st, err := other.Load(ctx); err != nil || len(st.Pending) != 1 || st.Pending[0].PostID != 11 || st.Mirrored != 1 {
+	if st, err := other.Load(ctx); err != nil || len(st.Pending) != 1 || st.Pending[0].PostID != "11" || st.Mirrored != 1 {
 		t.Fatalf("state after freeing space: %+v, %v", st, err)
 	}
 }

@@ -14,8 +14,10 @@ import (
 )
 
 // format is the state.json format this package writes. Format 1 (no
-// "format" key) held the whole State; it is read and migrated.
-const format = 2
+// "format" key) held the whole State; format 2 had format 3's pointer
+// and journal, but with one Twitter cursor, last_id, in the journal's
+// heads (see legacyHead). Both are read and migrated at the first write.
+const format = 3
 
 // maxStateFile bounds a format-1 state.json (100,000 pending statuses take
 // about 18 MB); maxPointer bounds a format-2 one.
@@ -99,6 +101,8 @@ func (s *Store) read() (*cache, error) {
 		}
 		c.format1, c.v1info = true, fi
 		return c, nil
+	case 2:
+		c.legacy = true
 	case format:
 	default:
 		return nil, s.corrupt(fmt.Errorf("format %d is not one this r2sync reads (written by a newer r2sync?)", sniff.Format))
@@ -124,7 +128,7 @@ func (s *Store) read() (*cache, error) {
 		return nil, fmt.Errorf("open state journal: %w", err)
 	}
 	c.journal = j
-	rp := &replayer{c: c, name: c.jname, want: &c.id}
+	rp := &replayer{c: c, name: c.jname, want: &c.id, legacy: c.legacy}
 	end, lines, err := rp.replay(j, 1)
 	if err == nil && c.h.Initialized != p.Initialized {
 		err = fmt.Errorf("initialized is %t in state.json but %t in the journal", p.Initialized, c.h.Initialized)
@@ -190,7 +194,7 @@ func (c *cache) readTail() (bool, error) {
 	case c.size < c.end:
 		return false, nil
 	}
-	rp := &replayer{c: c, name: c.jname}
+	rp := &replayer{c: c, name: c.jname, legacy: c.legacy}
 	n, lines, err := rp.replay(io.NewSectionReader(c.journal, c.end, c.size-c.end), c.lines+1)
 	if err != nil {
 		return false, err
@@ -215,15 +219,19 @@ func (s *Store) syncDir(dir string) error {
 
 // syncDir makes the entries of dir (a rename, a new file) durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := fsyncDir(dir); err != nil {
 		return fmt.Errorf("sync state directory: %w", err)
 	}
 	return nil
+}
+
+func fsyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func decodeStrict(b []byte, v any) error {

@@ -30,7 +30,13 @@ func decodeObject(r io.Reader, c *cache) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
-	var h head
+	var (
+		initialized  bool
+		lastID       int64
+		posted       []daemon.PostRef
+		mirrored     int64
+		lastMirrored *daemon.Delivered
+	)
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -44,17 +50,17 @@ func decodeObject(r io.Reader, c *cache) error {
 		seen[key] = true
 		switch key {
 		case "initialized":
-			err = dec.Decode(&h.Initialized)
+			err = dec.Decode(&initialized)
 		case "last_id":
-			h.LastID, err = decodeID(dec)
+			lastID, err = decodeID(dec)
 		case "pending":
 			err = decodePending(dec, c)
 		case "posted":
-			err = dec.Decode(&h.Posted)
+			err = dec.Decode(&posted)
 		case "mirrored":
-			err = dec.Decode(&h.Mirrored)
+			err = dec.Decode(&mirrored)
 		case "last_mirrored":
-			err = dec.Decode(&h.LastMirrored)
+			err = dec.Decode(&lastMirrored)
 		case "format":
 			return fmt.Errorf("larger than %d KiB for a format-2 state file", maxPointer>>10)
 		default:
@@ -73,7 +79,8 @@ func decodeObject(r io.Reader, c *cache) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data after the state object")
 	}
-	if err := validateHead(h); err != nil {
+	h, err := legacyHead(initialized, lastID, posted, mirrored, lastMirrored)
+	if err != nil {
 		return err
 	}
 	c.setHead(h)
@@ -98,6 +105,9 @@ func decodePending(dec *json.Decoder, c *cache) error {
 				return err
 			}
 			return fmt.Errorf("pending[%d]: %w", i, err)
+		}
+		if _, err := parseLegacyID(st.PostID); err != nil {
+			return fmt.Errorf("pending[%d].post_id: %w", i, err)
 		}
 		// An estimate of its size: the first write replaces the file.
 		if err := c.q.add(st, len(st.Text)+100); err != nil {

@@ -18,6 +18,8 @@ func FuzzDecode(f *testing.F) {
 	const ptr = `{"format": 2, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
 	const hdr = `{"journal":{"generation":1,"nonce":"ab"},"more":true}` + "\n"
 	const head = `{"head":{"initialized":true,"last_id":"5","mirrored":2,"posted":[{"id":"7"}],"last_mirrored":{"post_id":"4","at":"2026-01-01T00:00:00Z"}}}` + "\n"
+	const ptr3 = `{"format": 3, "initialized": true, "pending": {"journal": "state.json.journal.1", "generation": 1, "nonce": "ab"}}`
+	const head3 = `{"head":{"initialized":true,"cursors":{"twitter":"5","mastodon":"AZ9"},"mirrored":2,"posted":[{"source":"twitter","id":"7","cursor":"7"}],"last_mirrored":{"post_id":"4","at":"2026-01-01T00:00:00Z"}}}` + "\n"
 	const add = `{"add":[{"post_id":"6","text":"a <b> & 你好","queued_at":"2026-01-01T00:00:00Z"},{"post_id":"8","text":"","queued_at":"2026-01-01T00:00:00Z","attempts":2}],"more":true}` + "\n"
 	for _, seed := range [][2]string{
 		{`{"initialized": true, "last_id": "1864000000000000003", "pending": [{"post_id": "1864000000000000002", "text": "x", "queued_at": "2026-11-23T21:28:00Z"}], "mirrored": 12}`, ""},
@@ -32,7 +34,10 @@ func FuzzDecode(f *testing.F) {
 		{ptr, hdr + head + add},
 		{ptr, hdr + head + "\x00\x00\n"},
 		{ptr, hdr},
-		{`{"format": 3}`, ""},
+		{ptr3, hdr + head3},
+		{ptr3, hdr + add + head3 + `{"del":["6"],"head":{"initialized":true,"cursors":{"twitter":"9"},"mirrored":3}}` + "\n"},
+		{ptr3, hdr + head},
+		{`{"format": 4}`, ""},
 	} {
 		f.Add([]byte(seed[0]), []byte(seed[1]))
 	}

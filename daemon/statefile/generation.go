@@ -128,37 +128,78 @@ func (s *Store) writeSnapshot(j *os.File, id journalID, h head, each func(yield 
 // replaceFile replaces state.json with b: temp file, fsync, rename, fsync
 // of the directory.
 func (s *Store) replaceFile(b []byte) error {
-	dir := filepath.Dir(s.path)
 	if err := s.fault("write"); err != nil {
 		return fmt.Errorf("write state file: %w", err)
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	return writeFileAtomic(s.path, b, 0o600, atomicHooks{
+		written: func(n int) { s.stats.bytes.Add(int64(n)) },
+		sync:    s.sync,
+		syncDir: s.syncDir,
+		what:    "state file",
+	})
+}
+
+// WriteFileAtomic replaces the file at path with data and mode perm, so
+// that a crash at any point leaves the old file or the new one: a
+// temporary file beside it, fsynced, renamed over path, then the
+// directory fsynced so that the rename lasts. It is how the state file
+// is written; other small files that must not be torn (`r2sync login`'s
+// tokens) use it too. The directory must exist.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, atomicHooks{
+		sync: func(f *os.File) error { return f.Sync() },
+		syncDir: func(dir string) error {
+			if err := fsyncDir(dir); err != nil {
+				return fmt.Errorf("sync directory: %w", err)
+			}
+			return nil
+		},
+		what: "file",
+	})
+}
+
+// atomicHooks let the Store count and fault the steps of
+// writeFileAtomic.
+type atomicHooks struct {
+	written func(n int) // nil: not counted
+	sync    func(*os.File) error
+	syncDir func(dir string) error
+	what    string // what the errors call the file
+}
+
+func writeFileAtomic(path string, b []byte, perm os.FileMode, h atomicHooks) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write state file: %w", err)
+		return fmt.Errorf("write %s: %w", h.what, err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o600); err != nil {
+	// CreateTemp makes the file 0600 already; say so against a umask
+	// surprise, or give the mode asked for.
+	if err := f.Chmod(perm); err != nil {
 		f.Close()
-		return fmt.Errorf("write state file: %w", err)
+		return fmt.Errorf("write %s: %w", h.what, err)
 	}
 	n, err := f.Write(b)
-	s.stats.bytes.Add(int64(n))
+	if h.written != nil {
+		h.written(n)
+	}
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("write state file: %w", err)
+		return fmt.Errorf("write %s: %w", h.what, err)
 	}
-	if err := s.sync(f); err != nil {
+	if err := h.sync(f); err != nil {
 		f.Close()
-		return fmt.Errorf("sync state file: %w", err)
+		return fmt.Errorf("sync %s: %w", h.what, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write state file: %w", err)
+		return fmt.Errorf("write %s: %w", h.what, err)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("replace state file: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", h.what, err)
 	}
-	return s.syncDir(dir)
+	return h.syncDir(dir)
 }
 
 // removeStale removes journals of other generations and temp files: under

@@ -41,10 +41,43 @@ type journalID struct {
 // head is the State without its queue: what every batch ends with.
 type head struct {
 	Initialized  bool              `json:"initialized"`
-	LastID       int64             `json:"last_id,string"`
+	Cursors      map[string]string `json:"cursors,omitempty"`
 	Posted       []daemon.PostRef  `json:"posted,omitempty"`
 	Mirrored     int64             `json:"mirrored"`
 	LastMirrored *daemon.Delivered `json:"last_mirrored,omitempty"`
+}
+
+// headIn is a head as read: format 3's, or format 2's (see legacyHead).
+type headIn struct {
+	Initialized  bool              `json:"initialized"`
+	Cursors      map[string]string `json:"cursors"`
+	LastID       *string           `json:"last_id"` // format 2
+	Posted       []daemon.PostRef  `json:"posted"`
+	Mirrored     int64             `json:"mirrored"`
+	LastMirrored *daemon.Delivered `json:"last_mirrored"`
+}
+
+// head returns the head hi says, from a format-2 journal when legacy.
+func (hi *headIn) head(legacy bool) (head, error) {
+	if !legacy {
+		if hi.LastID != nil {
+			return head{}, errors.New(`unknown field "last_id"`)
+		}
+		h := head{Initialized: hi.Initialized, Cursors: hi.Cursors, Posted: hi.Posted, Mirrored: hi.Mirrored, LastMirrored: hi.LastMirrored}
+		return h, validateHead(h)
+	}
+	if hi.Cursors != nil {
+		return head{}, errors.New(`unknown field "cursors"`)
+	}
+	var last int64
+	if hi.LastID != nil {
+		id, err := strconv.ParseInt(*hi.LastID, 10, 64)
+		if err != nil {
+			return head{}, fmt.Errorf("last_id: %q is not a post id", *hi.LastID)
+		}
+		last = id
+	}
+	return legacyHead(hi.Initialized, last, hi.Posted, hi.Mirrored, hi.LastMirrored)
 }
 
 // recordIn is a journal line as read. Statuses stay raw until applied so
@@ -54,7 +87,7 @@ type recordIn struct {
 	Del     idList            `json:"del"`
 	Set     []json.RawMessage `json:"set"`
 	Add     []json.RawMessage `json:"add"`
-	Head    *head             `json:"head"`
+	Head    *headIn           `json:"head"`
 	More    bool              `json:"more"`
 }
 
@@ -68,39 +101,8 @@ type recordOut struct {
 	More    bool              `json:"more,omitempty"`
 }
 
-// idList is a list of post ids written as JSON strings, like every id in
-// the state.
-type idList []int64
-
-func (l idList) MarshalJSON() ([]byte, error) {
-	b := []byte{'['}
-	for i, id := range l {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = strconv.AppendInt(b, id, 10)
-		b = append(b, '"')
-	}
-	return append(b, ']'), nil
-}
-
-func (l *idList) UnmarshalJSON(b []byte) error {
-	var ss []string
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return err
-	}
-	out := make(idList, len(ss))
-	for i, s := range ss {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("del: %q is not a post id", s)
-		}
-		out[i] = id
-	}
-	*l = out
-	return nil
-}
+// idList is a list of post ids, JSON strings like every id in the state.
+type idList []string
 
 // encoder turns records into journal lines: compact JSON without HTML
 // escaping (status texts are full of < and &), one per line.
@@ -141,7 +143,7 @@ func (e *encoder) line(out []byte, r recordOut) ([]byte, error) {
 // delta is what one Update changes in the queue: removals, changes and
 // additions by post id, applied in that order.
 type delta struct {
-	del []int64
+	del []string
 	set []daemon.Status
 	add []daemon.Status
 }
@@ -237,12 +239,13 @@ func decodeRecord(line []byte) (r recordIn, torn bool, err error) {
 
 // replayer applies journal batches to a cache.
 type replayer struct {
-	c     *cache
-	name  string     // journal file name, for errors
-	want  *journalID // the first line must name this journal; nil when reading a tail
-	batch []recordIn // read but not yet applied
-	lines int        // lines read of the current batch
-	line  int        // number of the first line of the current batch
+	c      *cache
+	name   string     // journal file name, for errors
+	want   *journalID // the first line must name this journal; nil when reading a tail
+	legacy bool       // a format-2 journal (see legacyHead)
+	batch  []recordIn // read but not yet applied
+	lines  int        // lines read of the current batch
+	line   int        // number of the first line of the current batch
 }
 
 // replay reads batches from r, which starts at a batch boundary (line
@@ -345,7 +348,7 @@ func (rp *replayer) apply(first int) error {
 			}
 		}
 		for _, raw := range rec.Set {
-			st, err := decodeStatus(raw)
+			st, err := decodeStatus(raw, rp.legacy)
 			if err == nil {
 				err = c.q.set(st, len(raw))
 			}
@@ -354,7 +357,7 @@ func (rp *replayer) apply(first int) error {
 			}
 		}
 		for _, raw := range rec.Add {
-			st, err := decodeStatus(raw)
+			st, err := decodeStatus(raw, rp.legacy)
 			if err == nil {
 				err = c.q.add(st, len(raw))
 			}
@@ -363,8 +366,8 @@ func (rp *replayer) apply(first int) error {
 			}
 		}
 		if rec.Head != nil {
-			h := *rec.Head
-			if err := validateHead(h); err != nil {
+			h, err := rec.Head.head(rp.legacy)
+			if err != nil {
 				return rp.errorf(line, "head: %w", err)
 			}
 			c.setHead(h)
@@ -375,12 +378,19 @@ func (rp *replayer) apply(first int) error {
 	return nil
 }
 
-func decodeStatus(raw json.RawMessage) (daemon.Status, error) {
+// decodeStatus reads one status; one of a state file from before format
+// 3 (legacy) must have a Twitter id, as r2sync wrote then.
+func decodeStatus(raw json.RawMessage, legacy bool) (daemon.Status, error) {
 	var st daemon.Status
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&st); err != nil {
 		return st, err
+	}
+	if legacy {
+		if _, err := parseLegacyID(st.PostID); err != nil {
+			return st, fmt.Errorf("post_id: %w", err)
+		}
 	}
 	if err := st.Validate(); err != nil {
 		return st, err

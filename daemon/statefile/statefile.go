@@ -59,7 +59,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("state file %s is corrupt (%v); inspect it, then run `r2sync state reset` to start over without re-posting old tweets", e.Path, e.Err)
+	return fmt.Sprintf("state file %s is corrupt (%v); inspect it, then run `r2sync state reset` to start over without re-posting old posts", e.Path, e.Err)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
@@ -226,11 +226,12 @@ func (s *Store) update(ctx context.Context, n int, fn func(*daemon.State) error)
 }
 
 // save writes the change as one appended batch, or as a new generation
-// when there is no journal yet, when Initialized changes, when the change
-// is a reordering, or when dead batches outweigh the live state.
+// when there is no journal yet (or only one of format 2), when
+// Initialized changes, when the change is a reordering, or when dead
+// batches outweigh the live state.
 func (s *Store) save(c *cache, w int, got []daemon.Status, full bool, d delta, inOrder bool, h head) error {
 	enc := newEncoder()
-	if c.journal != nil && inOrder && h.Initialized == c.h.Initialized {
+	if c.journal != nil && !c.legacy && inOrder && h.Initialized == c.h.Initialized {
 		lines, setRaw, addRaw, err := enc.batch(d, h)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,18 @@ import (
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
 func status(id int64, text string) daemon.Status {
-	return daemon.Status{PostID: id, Text: text, QueuedAt: t0.Add(time.Duration(id) * time.Second)}
+	return daemon.Status{PostID: strconv.FormatInt(id, 10), Text: text, QueuedAt: t0.Add(time.Duration(id) * time.Second)}
+}
+
+// at returns the cursors of a state whose one source stands after post n.
+func at(n int64) map[string]string {
+	return map[string]string{"src": strconv.FormatInt(n, 10)}
+}
+
+// last is the post the one source of st stands after.
+func last(st daemon.State) int64 {
+	n, _ := strconv.ParseInt(st.Cursors["src"], 10, 64)
+	return n
 }
 
 // same compares states as they are saved.
@@ -70,12 +82,12 @@ func TestRoundTripAndMode(t *testing.T) {
 	const big = int64(1700000000000000123) // > 2^53: must survive as a string
 	mustUpdate(t, s, func(st *daemon.State) error {
 		st.Initialized = true
-		st.LastID = big
+		st.Cursors = at(big)
 		return nil
 	})
 	// An append, not only the first snapshot.
 	mustUpdate(t, s, func(st *daemon.State) error {
-		st.Pending = append(st.Pending, daemon.Status{PostID: big, Text: "你好 & <b>", QueuedAt: t0})
+		st.Pending = append(st.Pending, daemon.Status{PostID: strconv.FormatInt(big, 10), Text: "你好 & <b>", QueuedAt: t0})
 		return nil
 	})
 	for _, name := range []string{"state.json", "state.json.journal.1", "state.json.lock"} {
@@ -88,13 +100,13 @@ func TestRoundTripAndMode(t *testing.T) {
 		}
 	}
 	raw, _ := os.ReadFile(path + ".journal.1")
-	for _, want := range []string{`"last_id":"1700000000000000123"`, `"post_id":"1700000000000000123"`, `"text":"你好 & <b>"`} {
+	for _, want := range []string{`"cursors":{"src":"1700000000000000123"}`, `"post_id":"1700000000000000123"`, `"text":"你好 & <b>"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("journal lacks %s:\n%s", want, raw)
 		}
 	}
 	got := mustLoad(t, statefile.New(path))
-	if got.LastID != big || len(got.Pending) != 1 || got.Pending[0].Text != "你好 & <b>" {
+	if last(got) != big || len(got.Pending) != 1 || got.Pending[0].Text != "你好 & <b>" {
 		t.Errorf("reloaded %+v", got)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -105,16 +117,36 @@ func TestRoundTripAndMode(t *testing.T) {
 	}
 }
 
-// state.json in format 2 must be refused by an r2sync from before it: a
-// format-1 reader that took it for a state would mirror from cursor 0.
+// format1State is the whole State as format 1 (r2sync before the journal)
+// held it in state.json.
+type format1State struct {
+	Initialized bool  `json:"initialized"`
+	LastID      int64 `json:"last_id,string"`
+	Pending     []struct {
+		PostID   int64     `json:"post_id,string"`
+		Text     string    `json:"text"`
+		QueuedAt time.Time `json:"queued_at"`
+	} `json:"pending"`
+	Posted []struct {
+		ID int64 `json:"id,string"`
+	} `json:"posted,omitempty"`
+	Mirrored     int64 `json:"mirrored"`
+	LastMirrored *struct {
+		PostID int64     `json:"post_id,string"`
+		At     time.Time `json:"at"`
+	} `json:"last_mirrored,omitempty"`
+}
+
+// state.json since format 2 must be refused by an r2sync from before it:
+// a format-1 reader that took it for a state would mirror from cursor 0.
 func TestFormat2IsRefusedByFormat1Readers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	mustUpdate(t, statefile.New(path), func(st *daemon.State) error { st.Initialized = true; st.LastID = 5; return nil })
+	mustUpdate(t, statefile.New(path), func(st *daemon.State) error { st.Initialized = true; st.Cursors = at(5); return nil })
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var old daemon.State
+	var old format1State
 	if err := json.Unmarshal(b, &old); err == nil {
 		t.Errorf("a format-1 reader decodes state.json without error:\n%s", b)
 	}
@@ -128,7 +160,7 @@ func TestUpdateErrorSavesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := statefile.New(path)
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, func(st *daemon.State) error { st.LastID = 9; return boom }); !errors.Is(err, boom) {
+	if _, err := s.Update(ctx, func(st *daemon.State) error { st.Cursors = at(9); return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Update err = %v", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -142,7 +174,7 @@ func TestUpdateRefusesImpossibleStates(t *testing.T) {
 	ctx := context.Background()
 	s := statefile.New(filepath.Join(t.TempDir(), "state.json"))
 	mustUpdate(t, s, func(st *daemon.State) error {
-		st.Initialized, st.LastID = true, 10
+		st.Initialized, st.Cursors = true, at(10)
 		st.Pending = []daemon.Status{status(1, "a"), status(2, "b")}
 		return nil
 	})
@@ -151,9 +183,10 @@ func TestUpdateRefusesImpossibleStates(t *testing.T) {
 		name string
 		fn   func(*daemon.State)
 	}{
-		{"negative cursor", func(st *daemon.State) { st.LastID = -1 }},
+		{"cursor of no source", func(st *daemon.State) { st.Cursors = map[string]string{"": "1"} }},
 		{"duplicate pending", func(st *daemon.State) { st.Pending = append(st.Pending, status(1, "again")) }},
-		{"zero post id", func(st *daemon.State) { st.Pending = append(st.Pending, status(0, "zero")) }},
+		{"empty post id", func(st *daemon.State) { st.Pending = append(st.Pending, daemon.Status{Text: "no id"}) }},
+		{"claim of no source", func(st *daemon.State) { st.Posted = append(st.Posted, daemon.PostRef{ID: "3"}) }},
 		{"negative attempts", func(st *daemon.State) { st.Pending[0].Attempts = -1 }},
 		{"negative mirrored", func(st *daemon.State) { st.Mirrored = -3 }},
 	} {
@@ -219,11 +252,11 @@ func TestConcurrentUpdates(t *testing.T) {
 func TestSeesOtherWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	daemonStore, post := statefile.New(path), statefile.New(path)
-	mustUpdate(t, daemonStore, func(st *daemon.State) error { st.Initialized, st.LastID = true, 10; return nil })
+	mustUpdate(t, daemonStore, func(st *daemon.State) error { st.Initialized, st.Cursors = true, at(10); return nil })
 	mustLoad(t, daemonStore)
 
 	mustUpdate(t, post, func(st *daemon.State) error {
-		st.Posted = append(st.Posted, daemon.PostRef{ID: 11})
+		st.Posted = append(st.Posted, daemon.PostRef{Source: "src", ID: "11", Cursor: "11"})
 		st.Pending = append(st.Pending, status(11, "by post"))
 		return nil
 	})
@@ -278,20 +311,34 @@ func TestReset(t *testing.T) {
 	}
 }
 
-// A format-1 file (the whole State in state.json) still loads, and the
-// first write turns it into format 2 with nothing lost.
+// A format-1 file (the whole State in state.json) still loads, its
+// cursor under statefile.LegacySource, and the first write turns it into
+// format 3 with nothing lost.
 func TestMigratesFormat1(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
-	old := daemon.State{
-		Initialized: true, LastID: 1864000000000000003, Mirrored: 12,
-		Pending:      []daemon.Status{status(1864000000000000002, "Tom & Jerry <3"), status(1864000000000000003, "长")},
-		Posted:       []daemon.PostRef{{ID: 1864000000000000004}},
-		LastMirrored: &daemon.Delivered{PostID: 1864000000000000001, At: t0},
-	}
-	b, _ := json.MarshalIndent(old, "", "  ")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	v1 := `{
+  "initialized": true,
+  "last_id": "1864000000000000003",
+  "pending": [
+    {"post_id": "1864000000000000002", "text": "Tom & Jerry <3", "queued_at": "2026-11-23T08:00:02Z"},
+    {"post_id": "1864000000000000003", "text": "长", "queued_at": "2026-11-23T08:00:03Z"}
+  ],
+  "posted": [{"id": "1864000000000000004"}],
+  "mirrored": 12,
+  "last_mirrored": {"post_id": "1864000000000000001", "at": "2026-11-23T08:00:00Z"}
+}`
+	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	old := daemon.State{
+		Initialized: true, Cursors: map[string]string{statefile.LegacySource: "1864000000000000003"}, Mirrored: 12,
+		Pending: []daemon.Status{
+			{PostID: "1864000000000000002", Text: "Tom & Jerry <3", QueuedAt: t0.Add(2 * time.Second)},
+			{PostID: "1864000000000000003", Text: "长", QueuedAt: t0.Add(3 * time.Second)},
+		},
+		Posted:       []daemon.PostRef{{Source: statefile.LegacySource, ID: "1864000000000000004", Cursor: "1864000000000000004"}},
+		LastMirrored: &daemon.Delivered{PostID: "1864000000000000001", At: t0},
 	}
 	s := statefile.New(path)
 	same(t, "format 1 as loaded", mustLoad(t, s), old)
@@ -300,14 +347,14 @@ func TestMigratesFormat1(t *testing.T) {
 		st.Mirrored++
 		return nil
 	})
-	if err != nil || n != 1 || st.Pending[0].PostID != 1864000000000000003 {
+	if err != nil || n != 1 || st.Pending[0].PostID != "1864000000000000003" {
 		t.Fatalf("first update: %+v, %d, %v", st, n, err)
 	}
 	want := old
 	want.Pending, want.Mirrored = old.Pending[1:], 13
 	same(t, "after migration, read back", mustLoad(t, statefile.New(path)), want)
 	raw, _ := os.ReadFile(path)
-	if !strings.Contains(string(raw), `"format": 2`) {
+	if !strings.Contains(string(raw), `"format": 3`) {
 		t.Errorf("state.json not migrated:\n%s", raw)
 	}
 }
@@ -341,8 +388,8 @@ func TestCompaction(t *testing.T) {
 		t.Errorf("no compaction after draining 1990 of 2000: %+v", stats)
 	}
 	st := mustLoad(t, statefile.New(path))
-	if len(st.Pending) != 10 || st.Pending[0].PostID != 1991 || st.Mirrored != 1990 {
-		t.Errorf("after compactions: %d pending from %d, mirrored %d", len(st.Pending), st.Pending[0].PostID, st.Mirrored)
+	if len(st.Pending) != 10 || st.Pending[0].PostID != "1991" || st.Mirrored != 1990 {
+		t.Errorf("after compactions: %d pending from %s, mirrored %d", len(st.Pending), st.Pending[0].PostID, st.Mirrored)
 	}
 	journals, _ := filepath.Glob(path + ".journal.*")
 	if len(journals) != 1 {
@@ -358,14 +405,14 @@ func TestCompaction(t *testing.T) {
 // a snapshot of that queue takes.
 func fill(t testing.TB, s *statefile.Store, n int) int64 {
 	t.Helper()
-	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.LastID = true, 1; return nil })
+	mustUpdate(t, s, func(st *daemon.State) error { st.Initialized, st.Cursors = true, at(1); return nil })
 	text := strings.Repeat("同步到人人网 ", 10) // a typical status: about 170 bytes
 	for i := 0; i < n; i += 100 {
 		mustUpdate(t, s, func(st *daemon.State) error {
 			for j := i; j < min(i+100, n); j++ {
 				st.Pending = append(st.Pending, status(int64(2+j), text))
 			}
-			st.LastID = int64(1 + min(i+100, n))
+			st.Cursors = at(int64(1 + min(i+100, n)))
 			return nil
 		})
 	}
@@ -487,7 +534,7 @@ func TestOneFsyncPerUpdate(t *testing.T) {
 				for i := range 50 {
 					st.Pending = append(st.Pending, status(int64(5000+i), "queued"))
 				}
-				st.LastID = 5049
+				st.Cursors = at(5049)
 				return nil
 			})
 			return err
@@ -521,5 +568,30 @@ func TestOneFsyncPerUpdate(t *testing.T) {
 		if got := after.Syncs - before.Syncs; got != want || after.Snapshots != before.Snapshots {
 			t.Errorf("%s: %d fsyncs, %d snapshots; want %d and none", tt.name, got, after.Snapshots-before.Snapshots, want)
 		}
+	}
+}
+
+// WriteFileAtomic replaces a file whole, with the mode asked for, and
+// leaves no temporary file behind, also when it fails.
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := statefile.WriteFileAtomic(path, []byte("new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	if err != nil || string(b) != "new\n" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after the write: %q, %v, mode %v", b, err, fi.Mode().Perm())
+	}
+	if err := statefile.WriteFileAtomic(filepath.Join(dir, "missing", "token"), []byte("x"), 0o600); err == nil {
+		t.Error("a write into a missing directory succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("left in the directory: %v", entries)
 	}
 }

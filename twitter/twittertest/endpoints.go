@@ -139,7 +139,7 @@ func (s *Server) render(t Tweet, extended bool) *tweetJSON {
 		User:      s.user(t.UserID, t.ScreenName),
 		Lang:      "en",
 		Entities: entitiesJSON{
-			Hashtags:     []struct{}{},
+			Hashtags:     []hashtagJSON{},
 			Symbols:      []struct{}{},
 			UserMentions: []mentionJSON{},
 			URLs:         []urlJSON{},
@@ -170,6 +170,7 @@ func (s *Server) render(t Tweet, extended bool) *tweetJSON {
 	if urls != nil {
 		j.Entities.URLs = urls
 	}
+	j.Entities.Hashtags = hashtags(text)
 	// The media link follows the text, outside display_text_range; a
 	// cut text links to the tweet instead.
 	j.DisplayTextRange = [2]int{0, utf8.RuneCountInString(text)}

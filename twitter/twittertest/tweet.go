@@ -1,6 +1,7 @@
 package twittertest
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -95,11 +96,15 @@ type (
 		Lang                 string           `json:"lang"`
 	}
 	entitiesJSON struct {
-		Hashtags     []struct{}    `json:"hashtags"`
+		Hashtags     []hashtagJSON `json:"hashtags"`
 		Symbols      []struct{}    `json:"symbols"`
 		UserMentions []mentionJSON `json:"user_mentions"`
 		URLs         []urlJSON     `json:"urls"`
 		Media        []mediaJSON   `json:"media,omitempty"`
+	}
+	hashtagJSON struct {
+		Text    string `json:"text"`
+		Indices [2]int `json:"indices"`
 	}
 	mentionJSON struct {
 		ScreenName string `json:"screen_name"`
@@ -329,3 +334,19 @@ func displayURL(u string) string {
 func ptr[T any](v T) *T { return &v }
 
 func idStr(id int64) string { return strconv.FormatInt(id, 10) }
+
+// hashtagRE matches a hashtag as X finds one: '#' after the start or a
+// character that is not part of a word, then letters, digits or '_'.
+var hashtagRE = regexp.MustCompile(`(?:^|[^\p{L}\p{N}_&/])#([\p{L}\p{N}_]+)`)
+
+// hashtags finds the hashtags in text as served, with their indices in
+// code points (the '#' included), the way the API lists them.
+func hashtags(text string) []hashtagJSON {
+	out := []hashtagJSON{}
+	for _, m := range hashtagRE.FindAllStringSubmatchIndex(text, -1) {
+		start := utf8.RuneCountInString(text[:m[2]]) - 1 // the '#'
+		end := utf8.RuneCountInString(text[:m[3]])
+		out = append(out, hashtagJSON{Text: text[m[2]:m[3]], Indices: [2]int{start, end}})
+	}
+	return out
+}

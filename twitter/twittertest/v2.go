@@ -46,7 +46,13 @@ type (
 	}
 	v2EntsJSON struct {
 		URLs     []v2URLJSON     `json:"urls,omitempty"`
+		Hashtags []v2HashtagJSON `json:"hashtags,omitempty"`
 		Mentions []v2MentionJSON `json:"mentions,omitempty"`
+	}
+	v2HashtagJSON struct {
+		Start int    `json:"start"`
+		End   int    `json:"end"`
+		Tag   string `json:"tag"`
 	}
 	v2URLJSON struct {
 		Start       int    `json:"start"`
@@ -270,7 +276,7 @@ func (s *Server) renderV2(t Tweet, fields map[string]bool) *v2TweetJSON {
 		if utf8.RuneCountInString(full) > noteLimit {
 			limit = noteLimit
 			if fields["note_tweet"] {
-				j.NoteTweet = &v2NoteJSON{Text: full, Entities: v2Ents(urls, nil)}
+				j.NoteTweet = &v2NoteJSON{Text: full, Entities: v2Ents(full, urls, nil)}
 			}
 		}
 	}
@@ -281,7 +287,7 @@ func (s *Server) renderV2(t Tweet, fields map[string]bool) *v2TweetJSON {
 	}
 	j.Text = text
 	if fields["entities"] {
-		j.Entities = v2Ents(urls, mentions)
+		j.Entities = v2Ents(text, urls, mentions)
 		if len(media) > 0 {
 			// v2 lists the media link with the others, naming the first
 			// attachment by its media key.
@@ -325,13 +331,17 @@ func (s *Server) renderV2(t Tweet, fields map[string]bool) *v2TweetJSON {
 	return j
 }
 
-// v2Ents converts v1.1 URL entities; nil when there is nothing, since v2
-// omits an empty entities object.
-func v2Ents(urls []urlJSON, mentions []v2MentionJSON) *v2EntsJSON {
-	if len(urls) == 0 && len(mentions) == 0 {
+// v2Ents converts v1.1 URL entities and finds the hashtags of text; nil
+// when there is nothing, since v2 omits an empty entities object.
+func v2Ents(text string, urls []urlJSON, mentions []v2MentionJSON) *v2EntsJSON {
+	tags := hashtags(text)
+	if len(urls) == 0 && len(mentions) == 0 && len(tags) == 0 {
 		return nil
 	}
 	e := &v2EntsJSON{Mentions: mentions}
+	for _, h := range tags {
+		e.Hashtags = append(e.Hashtags, v2HashtagJSON{Start: h.Indices[0], End: h.Indices[1], Tag: h.Text})
+	}
 	for _, u := range urls {
 		e.URLs = append(e.URLs, v2URLJSON{Start: u.Indices[0], End: u.Indices[1], URL: u.URL, ExpandedURL: u.ExpandedURL, DisplayURL: u.DisplayURL})
 	}
