@@ -2,11 +2,14 @@ package health_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/health"
@@ -176,4 +179,49 @@ func TestRegistryReplace(t *testing.T) {
 	if !hasLine(b.String(), `r2sync_polls_total{mirror="a",result="ok"} 0`) || strings.Count(b.String(), `r2sync_ready{`) != 1 {
 		t.Errorf("after replacing a:\n%s", b.String())
 	}
+}
+
+// The registry never writes to the package-global set of
+// VictoriaMetrics/metrics: two registries in one process (tests, a
+// reload) share no series, and nothing else in the binary sees ours.
+func TestRegistryLeavesGlobalSetAlone(t *testing.T) {
+	for _, name := range []string{"a", "b"} {
+		r := health.NewRegistry(health.RegistryOptions{Version: "v"})
+		m := r.Mirror(name, health.Options{Source: reportingSource{rl: daemon.RateLimit{Limit: 1}}})
+		m.Polled(errors.New("x"))
+		m.Skipped("reply")
+	}
+	if names := metrics.GetDefaultSet().ListMetricNames(); len(names) != 0 {
+		t.Errorf("the global set has %v", names)
+	}
+	var b strings.Builder
+	metrics.WritePrometheus(&b, false)
+	if strings.Contains(b.String(), "r2sync_") {
+		t.Errorf("the global exposition has r2sync series:\n%s", b.String())
+	}
+}
+
+// BenchmarkScrape is one /metrics answer for a thousand mirrors.
+func BenchmarkScrape(b *testing.B) {
+	r := health.NewRegistry(health.RegistryOptions{Version: "v"})
+	for i := range 1000 {
+		m := r.Mirror(fmt.Sprintf("m%04d", i), health.Options{Source: reportingSource{rl: daemon.RateLimit{Limit: 900, Remaining: 899}}, SourceName: "twitter"})
+		m.Polled(nil)
+	}
+	var size int
+	for b.Loop() {
+		var w countingWriter
+		if err := r.WriteMetrics(&w); err != nil {
+			b.Fatal(err)
+		}
+		size = int(w)
+	}
+	b.ReportMetric(float64(size)/1024, "KiB/scrape")
+}
+
+type countingWriter int
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	*w += countingWriter(len(p))
+	return len(p), nil
 }
