@@ -7,6 +7,7 @@ require (
 	github.com/coreos/go-systemd/v22 v22.6.0
 	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b
 	github.com/dghubble/oauth1 v0.7.3
+	github.com/miekg/dns v1.1.73
 	github.com/rivo/uniseg v0.4.7
 	github.com/xdg-go/scram v1.4.0
 	go.uber.org/zap v1.28.0
@@ -22,6 +23,8 @@ require (
 	github.com/google/uuid v1.1.1 // indirect
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/xerrors v0.0.0-20191204190536-9bdfabe68543 // indirect
 	nhooyr.io/websocket v1.6.5 // indirect

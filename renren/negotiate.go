@@ -303,6 +303,9 @@ func (t *transport) scramLogin(mech string, h scram.HashGeneratorFcn, plus bool,
 			}
 			step = 2
 		case el.is(nsSASL, "success") && step > 0:
+			if step == 1 && len(data) == 0 {
+				return fmt.Errorf("sasl %s: the server did not prove that it knows the password", mech)
+			}
 			if step == 1 {
 				if _, err := conv.Step(string(data)); err != nil {
 					return fmt.Errorf("sasl %s: %w", mech, err)
@@ -367,6 +370,13 @@ func (t *transport) saslNext() (*rawElement, error) {
 	}
 	if el.XMLName.Space != nsSASL {
 		return nil, fmt.Errorf("sasl: unexpected <%s/>", el.XMLName.Local)
+	}
+	if el.is(nsSASL, "success") {
+		// The server now waits for a new stream header (RFC 6120 6.4.6):
+		// there is no stream to close with </stream:stream>.
+		t.mu.Lock()
+		t.open = false
+		t.mu.Unlock()
 	}
 	return el, nil
 }

@@ -68,7 +68,8 @@ type Options struct {
 	// SCRAM-SHA-1 and, only when it offers none of them, PLAIN. Every
 	// mechanism, PLAIN included, runs inside TLS only.
 	SASL []string
-	// Resolver looks up SRV records; nil means net.DefaultResolver.
+	// Resolver looks up SRV records and the addresses of their targets;
+	// nil means net.DefaultResolver.
 	Resolver *net.Resolver
 	// ResendOnReconnect makes a Conn publish the last status again in the
 	// first presence of each new session. nil means: no on Renren's two
@@ -125,6 +126,7 @@ type config struct {
 	mechanisms                   []string // allowed, most preferred first
 	pinnedSASL                   bool     // the user chose mechanisms
 	lookupSRV                    srvLookup
+	resolver                     *net.Resolver // for SRV and A/AAAA; nil: the default
 	resend                       bool
 	priority                     int8
 	show                         string
@@ -177,9 +179,12 @@ func resolve(opts Options) (config, error) {
 		c.events = nopEvents{}
 	}
 	if r := opts.Resolver; r != nil {
-		c.lookupSRV = r.LookupSRV
+		c.resolver, c.lookupSRV = r, r.LookupSRV
 	} else {
 		c.lookupSRV = net.DefaultResolver.LookupSRV
+	}
+	if c.dial == nil {
+		c.dial = (&net.Dialer{Resolver: c.resolver}).DialContext
 	}
 	if c.resource == "" {
 		c.resource = DefaultResource

@@ -2,8 +2,10 @@
 // Renren's long-gone IM service (talk.xiaonei.com), for tests and for
 // `r2sync demo`.
 //
-// It speaks real XMPP over TCP: STARTTLS (required) with a throw-away CA,
-// SASL PLAIN, resource binding and the legacy <session/>, XEP-0199 pings.
+// It speaks real XMPP over TCP: STARTTLS (required) or direct TLS with a
+// throw-away CA, SASL PLAIN (Renren's only mechanism) or SCRAM-SHA-1/256
+// with or without channel binding, resource binding and the legacy
+// <session/>, XEP-0199 pings.
 // It keeps Renren's quirks: a stream opened to 'talk.renren.com' is answered
 // from 'talk.xiaonei.com', and news-feed notifications arrive as <message/>
 // stanzas with an empty <body/> and a custom <xfeed/> child. It records every
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +52,28 @@ type Options struct {
 	// SeeOtherHostBeforeTLS it answers the very first (plain) stream so.
 	SeeOtherHost          string
 	SeeOtherHostBeforeTLS bool
+	// Mechanisms are the SASL mechanisms offered, in order; nil means
+	// Renren's PLAIN alone. Known: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+	// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, PLAIN. The -PLUS ones bind to
+	// tls-exporter on TLS 1.3 and tls-unique on TLS 1.2.
+	Mechanisms []string
+	// ChannelBindings, when not nil, is advertised as the XEP-0440
+	// channel-binding types.
+	ChannelBindings []string
+	// TLSMaxVersion caps TLS (tls.VersionTLS12 for tls-unique); 0: TLS 1.3.
+	TLSMaxVersion uint16
+	// DirectTLS serves TLS from the first byte (XEP-0368) instead of
+	// STARTTLS.
+	DirectTLS bool
+	// SCRAMFinal is how the server sends its SCRAM server-final message:
+	// "" in the <success/>, "challenge" in a last challenge (RFC 6120
+	// allows both), or, as a server that does not know the password would,
+	// "omit" (a bare <success/>) or "forge" (a wrong signature).
+	SCRAMFinal string
+	// CertHosts replaces the names in the server certificate (by default
+	// Domain, AliasDomain, "localhost" and 127.0.0.1), e.g. to serve a
+	// certificate that names an SRV target rather than the domain.
+	CertHosts []string
 	// AfterStatus is how the server misbehaves right after it has recorded
 	// each status, before it reads on and so before it can answer the ping
 	// a client sends to confirm the status; the zero Fault does nothing.
@@ -101,6 +126,11 @@ type Server struct {
 	seeOtherHostBeforeTLS bool
 	afterStatus           Fault
 	silent                atomic.Bool
+	mechanisms            []string
+	cbTypes               []string
+	directTLS             bool
+	scramFinal            string
+	salt                  string // of every account's SCRAM keys
 
 	mu         sync.Mutex
 	closed     bool
@@ -114,6 +144,9 @@ type Server struct {
 	accepted     int // TCP connections
 	logins       int // successful SASL logins
 	authAttempts int
+	pings        int
+	loginLog     []Login
+	saslData     []string // every SASL payload clients sent, decoded
 }
 
 // NewServer starts a server on 127.0.0.1 with a random port. Its
@@ -135,9 +168,20 @@ func NewServer(opts Options) (*Server, error) {
 		hosts = append(hosts, AliasDomain)
 	}
 	hosts = append(hosts, "localhost", "127.0.0.1")
+	if len(opts.CertHosts) > 0 {
+		hosts = opts.CertHosts
+	}
 	c, err := NewPKI(hosts...)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Mechanisms == nil {
+		opts.Mechanisms = []string{"PLAIN"}
+	}
+	for _, m := range opts.Mechanisms {
+		if !slices.Contains(knownMechanisms, m) {
+			return nil, fmt.Errorf("renrentest: unknown mechanism %q", m)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,6 +196,8 @@ func NewServer(opts Options) (*Server, error) {
 		tlsConfig: &tls.Config{
 			Certificates: []tls.Certificate{c.Cert},
 			MinVersion:   tls.VersionTLS12,
+			MaxVersion:   opts.TLSMaxVersion,
+			NextProtos:   []string{"xmpp-client"}, // XEP-0368 ALPN
 		},
 		ln:      ln,
 		conns:   make(map[*conn]struct{}),
@@ -161,6 +207,11 @@ func NewServer(opts Options) (*Server, error) {
 		seeOtherHost:          opts.SeeOtherHost,
 		seeOtherHostBeforeTLS: opts.SeeOtherHostBeforeTLS,
 		afterStatus:           opts.AfterStatus,
+		mechanisms:            slices.Clone(opts.Mechanisms),
+		cbTypes:               slices.Clone(opts.ChannelBindings),
+		directTLS:             opts.DirectTLS,
+		scramFinal:            opts.SCRAMFinal,
+		salt:                  newSalt(),
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -173,6 +224,15 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Domain returns the served XMPP domain.
 func (s *Server) Domain() string { return s.domain }
+
+// Certificate returns the server's certificate, e.g. for a key pin.
+func (s *Server) Certificate() *x509.Certificate {
+	c, err := x509.ParseCertificate(s.certs.Cert.Certificate[0])
+	if err != nil {
+		panic(err) // NewServer made it
+	}
+	return c
+}
 
 // CAPool returns a pool holding the CA that signed the server certificate.
 func (s *Server) CAPool() *x509.CertPool { return s.certs.CAPool.Clone() }
@@ -202,6 +262,25 @@ func (s *Server) WaitStatuses(ctx context.Context, n int) ([]Status, error) {
 		case <-changed:
 		case <-ctx.Done():
 			return got, fmt.Errorf("wait for %d statuses (have %d): %w", n, len(got), ctx.Err())
+		}
+	}
+}
+
+// Wait waits until cond holds, checking it whenever the server records
+// something (a presence, a status, a ping, a violation), or until ctx
+// ends.
+func (s *Server) Wait(ctx context.Context, what string, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
 		}
 	}
 }
