@@ -48,8 +48,8 @@ type FeedNode struct {
 	Attrs    []FeedAttr `json:"attrs,omitempty"`
 	Children []FeedNode `json:"children,omitempty"`
 	Text     string     `json:"text,omitempty"`
-	Comment  string     `json:"comment,omitempty"`
-	PI       string     `json:"pi,omitempty"` // "target instruction"
+	Comment  *string    `json:"comment,omitempty"` // a pointer: a comment may be empty
+	PI       string     `json:"pi,omitempty"`      // "target instruction"
 }
 
 // FeedAttr is one attribute, namespace declarations included.
@@ -124,7 +124,8 @@ func parseFeed(name xml.Name, attrs []xml.Attr, inner []byte) (FeedNode, error) 
 				cur.Children = append(cur.Children, FeedNode{Text: string(t)})
 			}
 		case xml.Comment:
-			cur.Children = append(cur.Children, FeedNode{Comment: string(t)})
+			c := string(t)
+			cur.Children = append(cur.Children, FeedNode{Comment: &c})
 		case xml.ProcInst:
 			cur.Children = append(cur.Children, FeedNode{PI: strings.TrimSpace(t.Target + " " + string(t.Inst))})
 		case xml.Directive:
@@ -234,7 +235,7 @@ func (n FeedNode) marshalLog(enc zapcore.ObjectEncoder, depth int) error {
 						ae.AppendString(fmt.Sprintf("… %d more", len(n.Children)-i))
 						break
 					}
-					if c.Name == "" && strings.TrimSpace(c.Text) == "" && c.Comment == "" && c.PI == "" {
+					if c.Name == "" && strings.TrimSpace(c.Text) == "" && c.Comment == nil && c.PI == "" {
 						continue // white space between elements
 					}
 					if err := ae.AppendObject(zapcore.ObjectMarshalerFunc(func(oe zapcore.ObjectEncoder) error {
@@ -246,8 +247,8 @@ func (n FeedNode) marshalLog(enc zapcore.ObjectEncoder, depth int) error {
 				return nil
 			}))
 		}
-	case n.Comment != "":
-		enc.AddString("comment", n.Comment)
+	case n.Comment != nil:
+		enc.AddString("comment", *n.Comment)
 	case n.PI != "":
 		enc.AddString("pi", n.PI)
 	default:

@@ -350,6 +350,9 @@ func (c *conn) presence(el *element) error {
 	if sh := el.child(nsClient, "show"); sh != nil {
 		p.Show = sh.Text
 	}
+	if pr := el.child(nsClient, "priority"); pr != nil {
+		p.Priority = pr.Text
+	}
 	c.srv.recordPresence(p)
 	c.log.Info("presence", zap.String("type", p.Type), zap.Bool("has_status", p.HasStatus), zap.String("status", p.Status))
 	if p.Type == "" && p.To == "" && p.HasStatus {

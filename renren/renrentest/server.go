@@ -104,6 +104,7 @@ type Presence struct {
 	Type      string // "" (available), "unavailable", ...
 	To        string // "" for a broadcast presence
 	Show      string
+	Priority  string // the <priority/> text; "" when absent
 	Status    string
 	HasStatus bool // whether a <status/> element was present, even empty
 	At        time.Time
