@@ -107,12 +107,12 @@ func (c *Config) Validate() error {
 		add("twitter.timeout", "must be between 1s and 5m", d)
 	}
 
-	if p := jidProblem(c.Renren.JID); p != "" {
+	if p := renrenJIDProblem(c.Renren.JID); p != "" {
 		addf("renren.jid", "%s", p)
 	}
 	required("renren.password", c.Renren.Password)
 	if c.Renren.Address != "" {
-		if p := addressProblem(c.Renren.Address); p != "" {
+		if p := renrenAddressProblem(c.Renren.Address); p != "" {
 			addf("renren.address", "%s", p)
 		}
 	}
@@ -133,6 +133,7 @@ func (c *Config) Validate() error {
 	if d := c.Renren.PingInterval.Duration; d < 5*time.Second || d > time.Hour {
 		add("renren.ping_interval", "must be between 5s and 1h", d)
 	}
+	probs = append(probs, c.renrenKeyProblems()...)
 
 	if p := templateProblem(c.Sync.Template); p != "" {
 		if len(c.Sync.Template) > 200 {
