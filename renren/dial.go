@@ -73,7 +73,14 @@ func dialConfig(ctx context.Context, cfg config, p dialParams) (*Session, error)
 	redirects := 0
 	for i := 0; i < len(targets); i++ {
 		tg := targets[i]
-		s, err := dialTarget(ctx, cfg, tg, p.status, len(targets) > 1)
+		// A target that accepts and then stalls must leave time for the
+		// next: each but the last gets half of the dial timeout.
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if i+1 < len(targets) {
+			actx, cancel = context.WithTimeout(ctx, cfg.dialTimeout/2)
+		}
+		s, err := dialTarget(actx, cfg, tg, p.status, len(targets) > 1)
+		cancel()
 		if err == nil {
 			return s, nil
 		}

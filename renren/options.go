@@ -96,8 +96,9 @@ type Options struct {
 	PingTimeout time.Duration
 	// DialTimeout bounds connecting and logging in, each step included (the
 	// SRV lookup, the dial, the TLS handshake, SASL, binding); 0 means
-	// DefaultDialTimeout. The TCP connect to each of several targets gets
-	// a third of it, so that a dead one leaves time for the next.
+	// DefaultDialTimeout. With several targets, the TCP connect to each
+	// gets a third of it and the login at each but the last half of it, so
+	// that a dead or stalled one leaves time for the next.
 	DialTimeout time.Duration
 	// Logger receives logs under the name "renren"; nil discards them.
 	Logger *zap.Logger

@@ -3,14 +3,19 @@
 // status change became a public post on the user's profile.
 //
 // Renren's IM service is gone; the package works with any standard XMPP
-// server (Prosody, ejabberd) and keeps Renren's quirks in mind: the domain
-// answered in the stream header may differ from the one dialed, news-feed
-// <xfeed/> messages arrive unasked, and a presence is never sent except for
-// a status the user asked for, because away or idle presences became posts
-// too.
+// server (Prosody, ejabberd) as a 2026 client should: SRV lookup with
+// failover, direct TLS or STARTTLS, the certificate checked against the
+// JID's domain or a pinned key, SASL SCRAM-SHA-256/SHA-1 with channel
+// binding when offered, PLAIN only when nothing better is, and only inside
+// TLS. It keeps Renren's quirks in mind: a JID may be a bare Renren id, the
+// domain answered in the stream header may differ from the one dialed,
+// news-feed <xfeed/> messages arrive unasked (they are kept, see FeedEvent
+// and FeedLog), and a presence is never sent except for a status the user
+// asked for, because away or idle presences became posts too.
 //
 // Session is one XMPP connection. Conn keeps sessions up for a daemon and
-// implements daemon.Sink. gosrc.io/xmpp stays behind these two types.
+// implements daemon.Sink. gosrc.io/xmpp stays behind these two types; what
+// renren does around it is listed in library.go.
 package renren
 
 import (

@@ -2,6 +2,7 @@ package renren
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"gosrc.io/xmpp"
@@ -86,12 +87,13 @@ func (s *Session) feedEvent(ev *FeedEvent) {
 
 // clip bounds a server's string in a log line.
 func clip(v string) string {
-	if len(v) <= 256 {
+	const max = 256
+	if len(v) <= max {
 		return v
 	}
-	return shorten(errorString(v)).Error()
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -163,6 +164,37 @@ func TestSRV(t *testing.T) {
 		}
 		if got := starttls.Statuses(); len(got) != 1 || got[0].Text != "via starttls" {
 			t.Errorf("starttls server statuses = %+v", got)
+		}
+	})
+	t.Run("a target that stalls", func(t *testing.T) {
+		// It accepts and then says nothing; the next gets the time left.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+		dns := startDNS(t,
+			fmt.Sprintf("_xmpp-client._tcp.%s. 60 IN SRV 1 0 %d stall.%s.", domain, port(t, ln.Addr().String()), domain),
+			fmt.Sprintf("_xmpp-client._tcp.%s. 60 IN SRV 2 0 %d starttls.%s.", domain, port(t, starttls.Addr()), domain),
+			"stall."+domain+". 60 IN A 127.0.0.1",
+			"starttls."+domain+". 60 IN A 127.0.0.1",
+		)
+		o := opts
+		o.Resolver, o.DialTimeout = dns.resolver(), 2*time.Second
+		start := time.Now()
+		s := dial(t, o)
+		took := time.Since(start)
+		if !strings.HasPrefix(s.target.addr, "starttls.") || took < time.Second || took > 1900*time.Millisecond {
+			t.Errorf("connected to %s after %v, want the second target after about 1s", s.target, took)
 		}
 	})
 	t.Run("a certificate for the target only is refused", func(t *testing.T) {
