@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/xdg-go/scram"
@@ -286,6 +287,9 @@ func (t *transport) scramLogin(mech string, h scram.HashGeneratorFcn, plus bool,
 		}
 		switch {
 		case el.is(nsSASL, "challenge") && step == 0:
+			if err := checkIterations(string(data)); err != nil {
+				return fmt.Errorf("sasl %s: %w", mech, err)
+			}
 			resp, err := conv.Step(string(data))
 			if err != nil {
 				return fmt.Errorf("sasl %s: %w", mech, err)
@@ -319,6 +323,25 @@ func (t *transport) scramLogin(mech string, h scram.HashGeneratorFcn, plus bool,
 			return fmt.Errorf("sasl %s: unexpected <%s/>", mech, el.XMLName.Local)
 		}
 	}
+}
+
+// maxSCRAMIterations bounds the PBKDF2 work a server may ask for. The
+// derivation runs on the CPU and no deadline stops it, so a hostile
+// server's i=2000000000 would take the process for minutes; a million is
+// some 0.2 to 0.5 s here and 250 times what Prosody and ejabberd ask.
+const maxSCRAMIterations = 1_000_000
+
+// checkIterations refuses a server-first message that asks for more than
+// maxSCRAMIterations; the SCRAM library checks the rest.
+func checkIterations(serverFirst string) error {
+	for _, attr := range strings.Split(serverFirst, ",") {
+		if v, ok := strings.CutPrefix(attr, "i="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > maxSCRAMIterations {
+				return fmt.Errorf("the server asks for %d PBKDF2 iterations; more than %d are refused", n, maxSCRAMIterations)
+			}
+		}
+	}
+	return nil
 }
 
 // saslData decodes the base64 content of a SASL element; "=" and nothing

@@ -134,9 +134,15 @@ func decodeStreamError(dec *xml.Decoder, start xml.StartElement) (*StreamError, 
 		if c.XMLName.Space != nsStreams || c.XMLName.Local == "text" {
 			continue
 		}
-		se.Condition = c.XMLName.Local
-		if c.XMLName.Local == "see-other-host" {
+		// Both go into errors and logs: keep them to what they can be.
+		if lib, ok := libStreamError(errors.New("stream error: " + c.XMLName.Local)); ok {
+			se.Condition = lib.Condition
+		}
+		if se.Condition == "see-other-host" {
 			se.Host = strings.TrimSpace(c.Text)
+			if len(se.Host) > 300 {
+				se.Host = se.Host[:300]
+			}
 		}
 		break
 	}

@@ -1,12 +1,19 @@
 package renren
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xdg-go/scram"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -210,5 +217,43 @@ func TestSCRAMServerFinal(t *testing.T) {
 				t.Errorf("Dial = %v, want %q (and not a rejected login)", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestSCRAMIterationBound: a server that asks for two billion PBKDF2
+// iterations (with the client's nonce, as a real hostile server can) is
+// refused at once instead of taking the CPU for minutes.
+func TestSCRAMIterationBound(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	go func() {
+		buf := make([]byte, 4096)
+		var got []byte
+		for !bytes.Contains(got, []byte("</auth>")) {
+			n, err := server.Read(buf)
+			if err != nil {
+				return
+			}
+			got = append(got, buf[:n]...)
+		}
+		b64 := got[bytes.IndexByte(got, '>')+1 : bytes.Index(got, []byte("</auth>"))]
+		first, _ := base64.StdEncoding.DecodeString(string(b64))
+		_, nonce, _ := strings.Cut(string(first), ",r=")
+		challenge := "r=" + nonce + "srv,s=" + base64.StdEncoding.EncodeToString([]byte("salt")) + ",i=2000000000"
+		fmt.Fprintf(server, "<challenge xmlns='%s'>%s</challenge>", nsSASL, base64.StdEncoding.EncodeToString([]byte(challenge)))
+		_, _ = io.Copy(io.Discard, server)
+	}()
+	tr := newTransport(t.Context(), transportConfig{domain: "talk.xiaonei.com",
+		auth: authConfig{user: testUser, password: testPassword, mechanisms: mechanismPreference, log: zap.NewNop()}})
+	tr.raw, tr.conn = client, client
+	tr.dec = tr.newDecoder(client)
+	start := time.Now()
+	err := tr.scramLogin(mechSHA256, scram.SHA256, false, scram.ChannelBinding{}, false)
+	if err == nil || !strings.Contains(err.Error(), "2000000000 PBKDF2 iterations") {
+		t.Fatalf("scramLogin = %v, want the iteration count refused", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %v", took)
 	}
 }
