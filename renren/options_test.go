@@ -43,6 +43,37 @@ func TestResolve(t *testing.T) {
 		{"bad server name", func(o *Options) { o.ServerName = "a b" }, "server name", nil},
 		{"address without port", func(o *Options) { o.Address = "example.org" }, "want host:port", nil},
 		{"negative timeout", func(o *Options) { o.PingTimeout = -time.Second }, "ping timeout: must not be negative", nil},
+		{"bare renren id", func(o *Options) { o.JID = "123456" }, "", func(t *testing.T, c config) {
+			if c.bare != "123456@talk.xiaonei.com" || c.resend {
+				t.Errorf("bare %q, resend %v", c.bare, c.resend)
+			}
+		}},
+		{"renren.com does not resend", func(o *Options) { o.JID = "1@talk.renren.com" }, "", func(t *testing.T, c config) {
+			if c.resend {
+				t.Error("resend on by default on talk.renren.com")
+			}
+		}},
+		{"other servers resend", func(o *Options) { o.JID = "alice@example.org" }, "", func(t *testing.T, c config) {
+			if !c.resend {
+				t.Error("resend off by default on example.org")
+			}
+		}},
+		{"resend forced off", func(o *Options) { off := false; o.JID, o.ResendOnReconnect = "alice@example.org", &off }, "", func(t *testing.T, c config) {
+			if c.resend {
+				t.Error("resend on")
+			}
+		}},
+		{"direct tls address", func(o *Options) { o.Address = "xmpps://[::1]" }, "", func(t *testing.T, c config) {
+			if c.address != "[::1]:5223" || !c.directTLS {
+				t.Errorf("address %q, direct %v", c.address, c.directTLS)
+			}
+		}},
+		{"bad direct tls address", func(o *Options) { o.Address = "xmpps://a b:1" }, "want host:port (STARTTLS) or xmpps://host:port", nil},
+		{"show away", func(o *Options) { o.Show = "away" }, `show "away": must be "" or "chat"`, nil},
+		{"priority too high", func(o *Options) { o.Priority = 128 }, "priority 128: must be between -128 and 127", nil},
+		{"tls 1.1", func(o *Options) { o.TLSMinVersion = 0x0302 }, "tls min version 0x302", nil},
+		{"bad pin", func(o *Options) { o.TLSPin = "sha1/abc" }, `tls pin "sha1/abc"`, nil},
+		{"sasl twice", func(o *Options) { o.SASL = []string{"PLAIN", "plain"} }, `sasl "plain": listed twice`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
