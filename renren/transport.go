@@ -2,6 +2,7 @@ package renren
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/xml"
@@ -341,8 +342,14 @@ func (t *transport) Write(p []byte) (int, error) {
 	}
 	t.mu.Unlock()
 	switch {
-	case swallow:
+	case swallow && bytes.HasPrefix(p, []byte("<auth")):
 		return len(p), nil // the library's <auth/>: renren has logged in
+	case swallow:
+		// A library that does more than its PLAIN <auth/> before the
+		// restart would be out of step with the server: stop here.
+		err := errors.New("gosrc.io/xmpp wrote something other than <auth/> before the stream restart: the library changed")
+		t.fail(err)
+		return 0, err
 	case closed:
 		return 0, net.ErrClosed
 	case conn == nil:
