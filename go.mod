@@ -8,10 +8,12 @@ require (
 	github.com/coreos/go-systemd/v22 v22.6.0
 	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b
 	github.com/dghubble/oauth1 v0.7.3
+	github.com/miekg/dns v1.1.73
 	github.com/rivo/uniseg v0.4.7
+	github.com/xdg-go/scram v1.4.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
-	golang.org/x/sync v0.18.0
+	golang.org/x/sync v0.22.0
 	gosrc.io/xmpp v0.5.1
 )
 
@@ -22,8 +24,11 @@ require (
 	github.com/google/uuid v1.1.1 // indirect
 	github.com/valyala/fastrand v1.1.0 // indirect
 	github.com/valyala/histogram v1.2.0 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
-	golang.org/x/sys v0.38.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/xerrors v0.0.0-20191204190536-9bdfabe68543 // indirect
 	nhooyr.io/websocket v1.6.5 // indirect
 )

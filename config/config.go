@@ -65,6 +65,14 @@ type Renren struct {
 	CAFile       string   `toml:"ca_file"`
 	Resource     string   `toml:"resource"`
 	PingInterval Duration `toml:"ping_interval"`
+
+	SASL              SASLMechanisms `toml:"sasl"`
+	TLSPin            string         `toml:"tls_pin"`
+	TLSMinVersion     string         `toml:"tls_min_version"`
+	ResendOnReconnect Switch         `toml:"resend_on_reconnect"`
+	Priority          int            `toml:"priority"`
+	Show              string         `toml:"show"`
+	FeedLog           string         `toml:"feed_log"`
 }
 
 // Sync is the [sync] section: which tweets become statuses, and how.

@@ -59,7 +59,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "wrong type", content: minimal + "[sync]\nmax_length = \"140\"\n", want: []string{"line 12", "sync.max_length", "incompatible types"}},
 		{name: "syntax", content: minimal + "[sync\n", want: []string{"line 12: expected '.' or ']'"}},
 		{name: "missing secret", content: strings.Replace(minimal, "password = \"pw-SECRET\"\n", "", 1), want: []string{"renren.password: required", "R2SYNC_RENREN_PASSWORD"}},
-		{name: "bad jid", content: strings.Replace(minimal, "123456@talk.xiaonei.com", "123456", 1), want: []string{"renren.jid: must be a bare JID", `"123456"`}},
+		{name: "bad jid", content: strings.Replace(minimal, "123456@talk.xiaonei.com", "alice", 1), want: []string{"renren.jid: must be a bare JID", `"alice"`}},
 		{name: "jid with resource", content: strings.Replace(minimal, "123456@talk.xiaonei.com", "1@talk.xiaonei.com/pidgin", 1), want: []string{"renren.jid"}},
 		{name: "bad address", content: strings.Replace(minimal, "[state]", "address = \"talk.xiaonei.com\"\n[state]", 1), want: []string{"renren.address: must be host:port"}},
 		{name: "bad template", content: minimal + "[sync]\ntemplate = \"{{.Text\"\n", want: []string{"sync.template: must be a Go text/template"}},

@@ -126,12 +126,12 @@ func (c *Mirror) problems(sc scope) []string {
 
 	if c.Renren.JID == "" {
 		probs = append(probs, sc.missing("renren.jid"))
-	} else if p := jidProblem(c.Renren.JID); p != "" {
+	} else if p := renrenJIDProblem(c.Renren.JID); p != "" {
 		addf("renren.jid", "%s", p)
 	}
 	required("renren.password", c.Renren.Password)
 	if c.Renren.Address != "" {
-		if p := addressProblem(c.Renren.Address); p != "" {
+		if p := renrenAddressProblem(c.Renren.Address); p != "" {
 			addf("renren.address", "%s", p)
 		}
 	}
@@ -152,6 +152,7 @@ func (c *Mirror) problems(sc scope) []string {
 	if d := c.Renren.PingInterval.Duration; d < 5*time.Second || d > time.Hour {
 		add("renren.ping_interval", "must be between 5s and 1h", d)
 	}
+	probs = append(probs, c.renrenKeyProblems(sc)...)
 
 	if p := templateProblem(c.Sync.Template); p != "" {
 		if len(c.Sync.Template) > 200 {

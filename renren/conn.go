@@ -47,6 +47,7 @@ type Conn struct {
 	running bool
 	stopped bool
 	stopErr error
+	last    string // the last status that was, or may have been, published
 }
 
 // NewConn returns a Conn for opts. Nothing happens until Run.
@@ -78,8 +79,12 @@ func (c *Conn) Ready() <-chan struct{} { return c.ready }
 // ping. A rejected login (ErrAuth) and a session taken over by another
 // login (stream error "conflict") or revoked ("not-authorized") are logged
 // as one error line each and retried only after 15 to 30 minutes: the user
-// has to act, and hammering the server would not help. Run returns early
-// only for invalid Options. Run may be called once.
+// has to act, and hammering the server would not help; so is a server that
+// offers no SASL mechanism Options.SASL allows. A <see-other-host/> that
+// ends a healthy session is followed at once. With ResendOnReconnect, each
+// new session's first presence carries the last status. Run returns early
+// only for invalid Options or a FeedLog it cannot open. Run may be called
+// once.
 func (c *Conn) Run(ctx context.Context) (err error) {
 	c.mu.Lock()
 	if c.running {
@@ -94,13 +99,21 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if cfg.feedPath != "" && cfg.feedLog == nil {
+		if cfg.feedLog, err = OpenFeedLog(cfg.feedPath, c.opts.Logger); err != nil {
+			return err
+		}
+		defer cfg.feedLog.Close()
+	}
 	bo := daemon.NewBackoff(c.minBackoff, c.maxBackoff)
+	var next dialParams
 	for {
-		s, err := Dial(ctx, c.opts)
+		s, err := dialConfig(ctx, cfg, next)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
+			next.first = nil // a redirect target that failed is not tried again
 			if !sleep(ctx, c.retryWait(bo, "connect failed", err)) {
 				return nil
 			}
@@ -122,13 +135,51 @@ func (c *Conn) Run(ctx context.Context) (err error) {
 		}
 		_ = s.Close(ctx) // dead already: this only releases it
 		cfg.events.SessionDown(err)
+		next = dialParams{}
+		if cfg.resend {
+			next.status = c.lastStatus()
+		}
+		wait := time.Duration(-1)
 		if s.Healthy() {
 			bo.Reset()
+			// A redirect in the middle of a session is followed at once,
+			// like one at login; one before the session proved healthy
+			// waits as any failure does, so that two servers that send
+			// clients to each other cannot make a loop.
+			if tg, ok := redirectTarget(err, s.target); ok {
+				next.first = &tg
+				c.log.Info("server redirects to another host", zap.Stringer("from", s.target), zap.Stringer("to", tg))
+				wait = 0
+			}
 		}
-		if !sleep(ctx, c.retryWait(bo, "session lost", err)) {
+		if wait < 0 {
+			wait = c.retryWait(bo, "session lost", err)
+		}
+		if !sleep(ctx, wait) {
 			return nil
 		}
 	}
+}
+
+// redirectTarget returns where a <see-other-host/> that ended a session
+// sends the next connection, which keeps the old one's kind of TLS.
+func redirectTarget(err error, from target) (target, bool) {
+	var se *StreamError
+	if !errors.As(err, &se) || se.Condition != "see-other-host" {
+		return target{}, false
+	}
+	addr, ok := redirectAddress(se.Host)
+	if !ok {
+		return target{}, false
+	}
+	return target{addr: addr, directTLS: from.directTLS}, true
+}
+
+// lastStatus returns the last status published through c, or "".
+func (c *Conn) lastStatus() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
 }
 
 // retryWait logs why the last attempt or session failed and returns how
@@ -137,8 +188,12 @@ func (c *Conn) retryWait(bo *daemon.Backoff, msg string, err error) time.Duratio
 	if needsUser(err) {
 		wait := c.longMin + rand.N(c.longMax-c.longMin+1)
 		hint := "another client logged in with the same jid and resource; stop it or set renren.resource"
-		if errors.Is(err, ErrAuth) {
+		var me *mechanismError
+		switch {
+		case errors.Is(err, ErrAuth):
 			hint = "check renren.jid and renren.password"
+		case errors.As(err, &me):
+			hint = "check renren.sasl, or what the server offers"
 		}
 		c.log.Error(msg+"; retrying slowly", zap.Error(err), zap.String("fix", hint), zap.Duration("retry_in", wait))
 		return wait
@@ -179,7 +234,16 @@ func (c *Conn) SetStatus(ctx context.Context, text string) error {
 	if err != nil {
 		return fmt.Errorf("set status: %w", err)
 	}
-	return s.SetStatus(ctx, text)
+	err = s.SetStatus(ctx, text)
+	var u interface{ Uncertain() bool }
+	if err == nil || errors.As(err, &u) && u.Uncertain() {
+		// What a resend after a reconnect repeats: the server shows it
+		// (or may), so the next session should too.
+		c.mu.Lock()
+		c.last = daemon.SanitizeXML(text)
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // session returns the live session, waiting for one.

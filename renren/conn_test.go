@@ -13,6 +13,12 @@ import (
 func startConn(t *testing.T, c *Conn) (cancel context.CancelFunc, done <-chan error) {
 	t.Helper()
 	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	return runConn(t, c)
+}
+
+// runConn is startConn with c's own backoff.
+func runConn(t *testing.T, c *Conn) (cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	finished := make(chan struct{})

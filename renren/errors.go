@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"gosrc.io/xmpp"
 )
 
 // ErrAuth matches (errors.Is) the error of a login the server rejected,
@@ -65,35 +63,17 @@ func libStreamError(err error) (*StreamError, bool) {
 }
 
 // needsUser reports whether err ended a session for a reason that an
-// immediate reconnect would only repeat: the login was rejected, or
+// immediate reconnect would only repeat: the login was rejected, no SASL
+// mechanism is acceptable to both sides, or
 // another client took over the account's resource (conflict) or the
 // server revoked the login (not-authorized). A Conn waits LongBackoff then.
 func needsUser(err error) bool {
-	if errors.Is(err, ErrAuth) {
+	var me *mechanismError
+	if errors.Is(err, ErrAuth) || errors.As(err, &me) {
 		return true
 	}
 	var se *StreamError
 	return errors.As(err, &se) && (se.Condition == "conflict" || se.Condition == "not-authorized")
-}
-
-// saslFailure returns the condition of a SASL failure reported by
-// gosrc.io/xmpp, which only gives it as text: ConnError{"auth failure: " +
-// condition}. v0.5.1 always leaves the condition empty (SASLFailure.Any
-// lacks an xml tag and never matches), so an unknown condition is reported
-// as not-authorized, what a rejected PLAIN login nearly always gets.
-func saslFailure(err error) (string, bool) {
-	var ce xmpp.ConnError
-	if !errors.As(err, &ce) || ce.Unwrap() == nil {
-		return "", false
-	}
-	cond, ok := strings.CutPrefix(ce.Unwrap().Error(), "auth failure: ")
-	if !ok {
-		return "", false
-	}
-	if cond == "" {
-		cond = "not-authorized"
-	}
-	return cond, true
 }
 
 // transientSASL lists the SASL conditions that a retry may cure.

@@ -2,6 +2,9 @@ package renren
 
 import (
 	"context"
+	"crypto/x509"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,4 +92,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// connRecorder dials real connections and can drop them all, as a
+// network failure under a session would.
+type connRecorder struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	dials int
+}
+
+func (d *connRecorder) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := new(net.Dialer).DialContext(ctx, network, addr)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dials++
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *connRecorder) dropAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		_ = c.Close()
+	}
+	d.conns = nil
+}
+
+// renrentestCA returns a pool with a CA that signed none of the servers.
+func renrentestCA(t *testing.T) *x509.CertPool {
+	t.Helper()
+	p, err := renrentest.NewPKI("unrelated.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.CAPool
 }

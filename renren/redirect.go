@@ -1,8 +1,7 @@
 package renren
 
 import (
-	"context"
-	"crypto/tls"
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -10,7 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
+	"sync"
 )
 
 // XML namespaces of the stream layer (RFC 6120).
@@ -24,16 +23,14 @@ const (
 // follows, so that two servers naming each other cannot loop.
 const maxRedirects = 3
 
-// maxProbeBytes bounds what a probe reads from a server.
-const maxProbeBytes = 64 << 10
-
 // errLoginStreamError marks a login that the server answered with a
-// <stream:error/> instead of stream features. gosrc.io/xmpp reports that
-// only as a decoding error and drops the error's content.
+// <stream:error/> after SASL, which gosrc.io/xmpp reports only as a
+// decoding error, and whose content the tail no longer holds.
 var errLoginStreamError = errors.New("server answered the login with a stream error")
 
 // loginStreamError reports whether err, from a failed Connect, shows that
-// the server sent a <stream:error/> during the login.
+// the server sent a <stream:error/> during the library's part of the
+// login (binding).
 func loginStreamError(err error) bool {
 	msg := err.Error()
 	// Connect's own error: the features decoder met <stream:error>.
@@ -42,71 +39,72 @@ func loginStreamError(err error) bool {
 	return strings.Contains(msg, "but have <error>") || strings.Contains(msg, "namespace "+nsStreams)
 }
 
-// probeStreamError opens a stream to addr as Dial does, with STARTTLS
-// under the same certificate checks when the server offers it, and returns
-// the <stream:error/> the server answers with, or nil when the server
-// offers its features instead. It never authenticates: nothing secret is
-// sent. gosrc.io/xmpp drops the host a <see-other-host/> names; this is how
-// Dial learns it.
-func probeStreamError(ctx context.Context, cfg config, addr string) (*StreamError, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("probe %s: %w", addr, err)
-	}
-	defer nc.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = nc.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+// tailBytes is how much of the stream the transport keeps: a
+// <stream:error/> with a <see-other-host/> and its text fits many times.
+const tailBytes = 4 << 10
 
-	var rw io.ReadWriter = nc
-	secure := false
-	for {
-		// cfg.domain passed validHost: it holds no quote or markup.
-		header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='%s' version='1.0'>", cfg.domain, nsStream)
-		if _, err := io.WriteString(rw, header); err != nil {
-			return nil, fmt.Errorf("probe %s: %w", addr, err)
-		}
-		dec := xml.NewDecoder(io.LimitReader(rw, maxProbeBytes))
-		if _, err := nextStart(dec); err != nil { // <stream:stream>
-			return nil, fmt.Errorf("probe %s: %w", addr, err)
-		}
-		el, err := nextStart(dec)
-		if err != nil {
-			return nil, fmt.Errorf("probe %s: %w", addr, err)
-		}
-		switch {
-		case el.Name.Space == nsStream && el.Name.Local == "error":
-			return decodeStreamError(dec, el)
-		case el.Name.Space == nsStream && el.Name.Local == "features":
-			var f struct {
-				StartTLS *struct{} `xml:"urn:ietf:params:xml:ns:xmpp-tls starttls"`
-			}
-			if err := dec.DecodeElement(&f, &el); err != nil {
-				return nil, fmt.Errorf("probe %s: %w", addr, err)
-			}
-			if secure || f.StartTLS == nil {
-				_, _ = io.WriteString(rw, "</stream:stream>")
-				return nil, nil
-			}
-		default:
-			return nil, fmt.Errorf("probe %s: unexpected <%s/>", addr, el.Name.Local)
-		}
-		if _, err := io.WriteString(rw, "<starttls xmlns='"+nsTLS+"'/>"); err != nil {
-			return nil, fmt.Errorf("probe %s: %w", addr, err)
-		}
-		if el, err = nextStart(dec); err != nil || el.Name.Space != nsTLS || el.Name.Local != "proceed" {
-			return nil, fmt.Errorf("probe %s: starttls refused", addr)
-		}
-		tc := tls.Client(nc, cfg.tlsConfig(func(error) {}))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("probe %s: tls: %w", addr, err)
-		}
-		rw, secure = tc, true
-	}
+// tailBuffer keeps the last tailBytes read from the server.
+// gosrc.io/xmpp decodes a <stream:error/> into the condition's name alone
+// and drops a <see-other-host/>'s host; the transport reads it back from
+// here. Copying each read's last bytes costs nothing next to decoding.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
 }
+
+func (b *tailBuffer) write(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(p) >= tailBytes {
+		b.buf = append(b.buf[:0], p[len(p)-tailBytes:]...)
+		return
+	}
+	if keep := tailBytes - len(p); len(b.buf) > keep {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-keep:]...)
+	}
+	b.buf = append(b.buf, p...)
+}
+
+func (b *tailBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf...)
+}
+
+// streamErrorFromTail finds the last <stream:error/> in what the server
+// sent last and decodes it, or returns nil. Markup inside text is
+// escaped and a CDATA section ends before the error, so the last start
+// tag of that name is the error itself.
+func streamErrorFromTail(tail []byte) *StreamError {
+	i := bytes.LastIndex(tail, []byte("<stream:error"))
+	for _, q := range []string{"'", `"`} {
+		i = max(i, bytes.LastIndex(tail, []byte("<error xmlns="+q+nsStream+q)))
+	}
+	if i < 0 {
+		return nil
+	}
+	doc := io.MultiReader(strings.NewReader("<stream:stream xmlns:stream='"+nsStream+"' xmlns='jabber:client'>"), bytes.NewReader(tail[i:]))
+	dec := xml.NewDecoder(doc)
+	if _, err := nextStart(dec); err != nil {
+		return nil
+	}
+	el, err := nextStart(dec)
+	if err != nil || el.Name.Space != nsStream || el.Name.Local != "error" {
+		return nil
+	}
+	se, err := decodeStreamError(dec, el)
+	if err != nil {
+		return nil
+	}
+	return se
+}
+
+// streamError returns the stream error the server sent last, if the tail
+// still holds it.
+func (t *transport) streamError() *StreamError { return streamErrorFromTail(t.tail.bytes()) }
 
 func nextStart(dec *xml.Decoder) (xml.StartElement, error) {
 	for {
@@ -136,9 +134,15 @@ func decodeStreamError(dec *xml.Decoder, start xml.StartElement) (*StreamError, 
 		if c.XMLName.Space != nsStreams || c.XMLName.Local == "text" {
 			continue
 		}
-		se.Condition = c.XMLName.Local
-		if c.XMLName.Local == "see-other-host" {
+		// Both go into errors and logs: keep them to what they can be.
+		if lib, ok := libStreamError(errors.New("stream error: " + c.XMLName.Local)); ok {
+			se.Condition = lib.Condition
+		}
+		if se.Condition == "see-other-host" {
 			se.Host = strings.TrimSpace(c.Text)
+			if len(se.Host) > 300 {
+				se.Host = se.Host[:300]
+			}
 		}
 		break
 	}

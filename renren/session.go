@@ -3,25 +3,28 @@
 // status change became a public post on the user's profile.
 //
 // Renren's IM service is gone; the package works with any standard XMPP
-// server (Prosody, ejabberd) and keeps Renren's quirks in mind: the domain
-// answered in the stream header may differ from the one dialed, news-feed
-// <xfeed/> messages arrive unasked, and a presence is never sent except for
-// a status the user asked for, because away or idle presences became posts
-// too.
+// server (Prosody, ejabberd) as a 2026 client should: SRV lookup with
+// failover, direct TLS or STARTTLS, the certificate checked against the
+// JID's domain or a pinned key, SASL SCRAM-SHA-256/SHA-1 with channel
+// binding when offered, PLAIN only when nothing better is, and only inside
+// TLS. It keeps Renren's quirks in mind: a JID may be a bare Renren id, the
+// domain answered in the stream header may differ from the one dialed,
+// news-feed <xfeed/> messages arrive unasked (they are kept, see FeedEvent
+// and FeedLog), and a presence is never sent except for a status the user
+// asked for, because away or idle presences became posts too.
 //
 // Session is one XMPP connection. Conn keeps sessions up for a daemon and
-// implements daemon.Sink. gosrc.io/xmpp stays behind these two types.
+// implements daemon.Sink. gosrc.io/xmpp stays behind these two types; what
+// renren does around it is listed in library.go.
 package renren
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	"gosrc.io/xmpp"
@@ -46,9 +49,14 @@ type Session struct {
 	router  *xmpp.Router
 	jid     string        // bound full JID
 	sem     chan struct{} // one status at a time
-	feeds   atomic.Int64  // news-feed messages received
+	feeds   atomic.Int64  // news-feed events received
+	skipped atomic.Int64  // news-feed payloads skipped: unknown or malformed
 	up      atomic.Bool   // Dial succeeded
 	healthy atomic.Bool   // the server answered a ping
+	status  string        // the status the initial presence carried, if any
+	target  target        // where the session is connected
+	feedSeq *feedSeq      // puts feed events in stream order
+	ownFeed bool          // cfg.feedLog is this session's to close
 
 	connectDone  chan struct{} // closed when Client.Connect has returned
 	done         chan struct{} // closed when the session is dead
@@ -58,181 +66,6 @@ type Session struct {
 	mu     sync.Mutex
 	err    error // why the session is dead; nil while live
 	tlsErr error // certificate verification failure, if any
-}
-
-// Dial connects, negotiates STARTTLS (required), logs in with SASL PLAIN,
-// binds a resource and sends the initial presence, which carries no status.
-// A server that answers with a <see-other-host/> stream error is left for
-// the host it names (at most maxRedirects times); the stream still goes to
-// the JID domain and the certificate must still name ServerName.
-//
-// A login the server rejects returns an error matching ErrAuth. A
-// certificate that fails verification returns an error wrapping the x509
-// error (x509.UnknownAuthorityError, x509.HostnameError, ...). Any other
-// stream error at login returns a *StreamError.
-func Dial(ctx context.Context, opts Options) (*Session, error) {
-	cfg, err := resolve(opts)
-	if err != nil {
-		return nil, err
-	}
-	registerExtensions()
-	ctx, cancel := context.WithTimeoutCause(ctx, cfg.dialTimeout,
-		fmt.Errorf("no session within %s: %w", cfg.dialTimeout, context.DeadlineExceeded))
-	defer cancel()
-	addr := cfg.dialAddress(ctx, net.DefaultResolver.LookupSRV)
-	for redirects := 0; ; redirects++ {
-		s, err := dialAddr(ctx, cfg, addr)
-		if !errors.Is(err, errLoginStreamError) {
-			return s, err
-		}
-		// The library dropped the stream error's content: ask again.
-		se, perr := probeStreamError(ctx, cfg, addr)
-		switch {
-		case perr != nil:
-			return nil, fmt.Errorf("connect to %s: %w (%w)", addr, err, perr)
-		case se == nil:
-			return nil, fmt.Errorf("connect to %s: %w", addr, err)
-		case se.Condition != "see-other-host":
-			return nil, fmt.Errorf("connect to %s: %w", addr, se)
-		case redirects == maxRedirects:
-			return nil, fmt.Errorf("connect to %s: %w: more than %d redirects", addr, se, maxRedirects)
-		}
-		next, ok := redirectAddress(se.Host)
-		if !ok {
-			return nil, fmt.Errorf("connect to %s: see-other-host names an invalid address %q", addr, se.Host)
-		}
-		cfg.log.Info("server redirects to another host", zap.String("from", addr), zap.String("to", next))
-		addr = next
-	}
-}
-
-// dialAddr is one login attempt at addr. ctx bounds the login: the dial,
-// the TLS handshake and every step of the negotiation. A failed attempt
-// has closed its connection when dialAddr returns or very soon after.
-func dialAddr(ctx context.Context, cfg config, addr string) (*Session, error) {
-	var err error
-	s := &Session{
-		cfg:          cfg,
-		log:          cfg.log.With(zap.String("jid", cfg.bare)),
-		router:       xmpp.NewRouter(),
-		sem:          make(chan struct{}, 1),
-		connectDone:  make(chan struct{}),
-		done:         make(chan struct{}),
-		disconnected: make(chan struct{}),
-	}
-	s.router.HandleFunc("message", s.handleMessage)
-	s.tr = newTransport(ctx, transportConfig{
-		addr: addr,
-		// The stream 'to'. The server's 'from' is never compared with it,
-		// so Renren answering talk.renren.com from talk.xiaonei.com is fine.
-		domain:       cfg.domain,
-		tlsConfig:    cfg.tlsConfig(s.setTLSErr),
-		dial:         cfg.dial,
-		writeTimeout: cfg.pingTimeout,
-		onPeerClose:  func() { s.lost(errServerClosedStream) },
-	})
-	xc := &xmpp.Config{
-		// The transport dials addr and checks the certificate; these only
-		// keep NewClient from looking up SRV records and from making up
-		// defaults.
-		TransportConfiguration: xmpp.TransportConfiguration{
-			Address:        addr,
-			Domain:         cfg.domain,
-			ConnectTimeout: int((cfg.dialTimeout + time.Second - 1) / time.Second),
-		},
-		Jid:        cfg.bare + "/" + cfg.resource,
-		Credential: xmpp.Password(cfg.password),
-		// StreamLogger stays nil: it would write the SASL PLAIN blob.
-		// StreamManagementEnable stays false: its resume path skips TLS.
-	}
-	s.client, err = xmpp.NewClient(xc, s.router, s.onError)
-	if err != nil {
-		return nil, fmt.Errorf("configure xmpp client: %w", err)
-	}
-	if err := useTransport(s.client, s.tr); err != nil {
-		return nil, fmt.Errorf("configure xmpp client: %w", err)
-	}
-
-	// Connect has no context: run it aside and stop waiting when ctx ends.
-	// The transport ends its dial, handshake and reads with ctx too, and
-	// closing it makes Connect return.
-	res := make(chan error, 1)
-	go func() {
-		err := s.client.Connect()
-		close(s.connectDone)
-		res <- err
-	}()
-	select {
-	case err = <-res:
-	case <-ctx.Done():
-		err := context.Cause(ctx)
-		s.kill(err)
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
-	case <-s.done:
-		// The connection failed mid-login; Connect returns soon with the
-		// more telling error (a rejected login, a certificate), unless a
-		// certificate error or a stream error is known already.
-		if tlsErr := s.getTLSErr(); tlsErr != nil {
-			return nil, s.classify(addr, tlsErr)
-		}
-		if loginStreamError(s.Err()) {
-			return nil, errLoginStreamError
-		}
-		select {
-		case err = <-res:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to %s: %w", addr, s.Err())
-		}
-	}
-	if err != nil {
-		if loginStreamError(err) {
-			s.kill(errLoginStreamError)
-			return nil, errLoginStreamError
-		}
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			// The login deadline on the socket ran out, and ctx's own timer
-			// fires at any moment: report the deadline, not an i/o timeout.
-			<-ctx.Done()
-		}
-		if cause := context.Cause(ctx); cause != nil && s.tr.failed() == nil && s.getTLSErr() == nil {
-			err = cause
-		}
-		err = s.classify(addr, s.tr.why(err))
-		s.kill(err)
-		return nil, err
-	}
-	if err := s.tr.loginDone(); err != nil {
-		err = fmt.Errorf("connect to %s: %w", addr, err)
-		s.kill(err)
-		return nil, err
-	}
-	s.jid = s.client.Session.BindJid
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
-	}
-	s.up.Store(true)
-	s.log.Info("session up", zap.String("address", addr), zap.String("bound_jid", s.jid))
-	return s, nil
-}
-
-// classify turns a failed Connect into an error a caller can act on.
-func (s *Session) classify(addr string, err error) error {
-	if tlsErr := s.getTLSErr(); tlsErr != nil {
-		return fmt.Errorf("verify certificate of %s at %s: %w", s.cfg.serverName, addr, tlsErr)
-	}
-	if cond, ok := saslFailure(err); ok {
-		// The condition is the server's text: keep it short and make sure
-		// it cannot echo the password.
-		if len(cond) > 64 || strings.Contains(cond, s.cfg.password) {
-			cond = "failure"
-		}
-		ae := &authError{jid: s.cfg.bare, condition: cond}
-		if transientSASL(cond) {
-			return fmt.Errorf("connect to %s: %s", addr, ae.Error())
-		}
-		return ae
-	}
-	return fmt.Errorf("connect to %s: %w", addr, shorten(err))
 }
 
 func (s *Session) getTLSErr() error {
@@ -326,16 +159,23 @@ func (s *Session) disconnect(clean bool) {
 				_ = s.tr.Close()
 			}
 			<-s.connectDone
+			if s.ownFeed {
+				_ = s.cfg.feedLog.Close()
+			}
 		}()
 	})
 }
 
 // onError is the library's ErrorHandler: any error there means the
 // connection is gone. A stream error keeps its condition (conflict,
-// system-shutdown, ...) for the caller to act on, and a limit the server
+// system-shutdown, ...) and a see-other-host its host, read back from the
+// transport, for the caller to act on, and a limit the server
 // crossed is reported as such rather than as the decoder's read error.
 func (s *Session) onError(err error) {
 	if se, ok := libStreamError(err); ok {
+		if full := s.tr.streamError(); full != nil && full.Condition == se.Condition {
+			se = full // with the host of a see-other-host
+		}
 		err = se
 	} else if msg, ok := strings.CutPrefix(err.Error(), "NextStart "); ok {
 		err = errors.New(msg) // the library's prefix; it kept only the text
@@ -353,23 +193,4 @@ func (s *Session) lost(err error) {
 		s.log.Debug("connection lost during login", zap.Error(err))
 	}
 	s.kill(fmt.Errorf("connection lost: %w", err))
-}
-
-// handleMessage counts Renren news-feed notifications and ignores every
-// other message: r2sync only writes.
-func (s *Session) handleMessage(_ xmpp.Sender, p stanza.Packet) {
-	m, ok := p.(stanza.Message)
-	if !ok {
-		return
-	}
-	for _, ext := range m.Extensions {
-		if f, ok := ext.(*xfeed); ok {
-			n := s.feeds.Add(1)
-			s.cfg.events.FeedEvent()
-			s.log.Debug("feed event", zap.String("from", m.From), zap.String("feed_type", f.Type),
-				zap.Int("bytes", len(f.Inner)), zap.Int64("feed_events", n))
-			return
-		}
-	}
-	s.log.Debug("message ignored", zap.String("from", m.From), zap.String("type", string(m.Type)))
 }

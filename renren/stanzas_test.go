@@ -111,7 +111,7 @@ func TestFeedMessageDecoding(t *testing.T) {
 			f = x
 		}
 	}
-	if f == nil || f.Type != "status" || !bytes.Contains(f.Inner, []byte("人人小秘书")) {
+	if f == nil || f.Type() != "status" || !bytes.Contains(f.Inner, []byte("人人小秘书")) {
 		t.Fatalf("extensions = %#v, want the xfeed", m.Extensions)
 	}
 	// The stream is still in step: the next stanza decodes.

@@ -42,8 +42,7 @@ func (s *Session) SetStatus(ctx context.Context, text string) error {
 	case <-s.done:
 		return fmt.Errorf("set status: %w", s.Err())
 	}
-	p := stanza.NewPresence(stanza.Attrs{})
-	p.Status = clean
+	p := s.cfg.presence(clean)
 	if wrote, err := s.send(ctx, p); err != nil {
 		err = fmt.Errorf("send status: %w", err)
 		if wrote {

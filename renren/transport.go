@@ -2,6 +2,7 @@ package renren
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/xml"
@@ -9,18 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"gosrc.io/xmpp"
 	"gosrc.io/xmpp/stanza"
 )
 
 // dialFunc opens the TCP connection to addr, as net.Dialer.DialContext.
-// Direct TLS (XEP-0368) and SRV targets will come in through it.
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 const (
@@ -54,14 +52,19 @@ const streamHeader = "<?xml version='1.0'?><stream:stream to='%s' xmlns='" + sta
 //     when a write fails, since a stream with half a stanza is unusable;
 //   - closes the socket at once, whoever calls Close and whenever.
 //
+// It also runs the login up to SASL success itself (negotiate.go).
 // Session installs it with useTransport.
 type transport struct {
-	addr, domain string
-	tlsConfig    *tls.Config
-	dial         dialFunc
-	maxStanza    int
-	writeTimeout time.Duration // per write once logged in
-	onPeerClose  func()        // the server sent </stream:stream>
+	addr, domain   string
+	directTLS      bool
+	tlsConfig      *tls.Config
+	dial           dialFunc
+	auth           authConfig
+	maxStanza      int
+	writeTimeout   time.Duration // per write once logged in
+	onPeerClose    func()        // the server sent </stream:stream>
+	connectTimeout time.Duration
+	feed           *feedSeq // numbers <xfeed/>s in stream order; may be nil
 
 	login       context.Context // bounds dial, handshake and negotiation
 	cancelLogin context.CancelFunc
@@ -86,15 +89,26 @@ type transport struct {
 	closed    bool
 	stopTimer func() bool // stops the login deadline
 	failure   error       // why the transport gave up on the connection
+	swallow   bool        // drop writes: the library's PLAIN <auth/>
+	mechanism string      // the SASL mechanism that logged in
+	binding   string      // its channel binding type, if any
+	tail      tailBuffer  // the last bytes read, for <see-other-host/>
+	presence  []byte      // replaces the library's initial <presence/>
+	decoders  []*xml.Decoder
 }
 
 // transportConfig is what a transport needs from a Session.
 type transportConfig struct {
 	addr, domain string
+	directTLS    bool
 	tlsConfig    *tls.Config
 	dial         dialFunc // nil: net.Dialer
+	auth         authConfig
+	presence     []byte // the initial presence; nil: the library's
 	writeTimeout time.Duration
-	onPeerClose  func()
+	// connectTimeout bounds the TCP connect alone; 0: the login's deadline.
+	connectTimeout time.Duration
+	onPeerClose    func()
 }
 
 // newTransport returns a transport whose dial, TLS handshake and
@@ -104,29 +118,45 @@ func newTransport(ctx context.Context, c transportConfig) *transport {
 		c.dial = new(net.Dialer).DialContext
 	}
 	login, cancel := context.WithCancel(ctx)
+	tc := c.tlsConfig
+	if c.directTLS {
+		// XEP-0368: a direct TLS client names its protocol.
+		tc = tc.Clone()
+		tc.NextProtos = []string{"xmpp-client"}
+	}
 	return &transport{
-		addr:         c.addr,
-		domain:       c.domain,
-		tlsConfig:    c.tlsConfig,
-		dial:         c.dial,
-		maxStanza:    maxStanzaBytes,
-		writeTimeout: c.writeTimeout,
-		onPeerClose:  c.onPeerClose,
-		login:        login,
-		cancelLogin:  cancel,
-		peerClosed:   make(chan struct{}),
-		readEnded:    make(chan struct{}),
-		closeNow:     make(chan struct{}),
-		done:         make(chan struct{}),
-		wsem:         make(chan struct{}, 1),
+		addr:           c.addr,
+		domain:         c.domain,
+		directTLS:      c.directTLS,
+		tlsConfig:      tc,
+		dial:           c.dial,
+		auth:           c.auth,
+		presence:       c.presence,
+		maxStanza:      maxStanzaBytes,
+		writeTimeout:   c.writeTimeout,
+		onPeerClose:    c.onPeerClose,
+		connectTimeout: c.connectTimeout,
+		login:          login,
+		cancelLogin:    cancel,
+		peerClosed:     make(chan struct{}),
+		readEnded:      make(chan struct{}),
+		closeNow:       make(chan struct{}),
+		done:           make(chan struct{}),
+		wsem:           make(chan struct{}, 1),
 	}
 }
 
 var _ xmpp.Transport = (*transport)(nil)
 
-// Connect dials and opens the first stream.
+// Connect dials and logs in up to SASL success (see negotiate).
 func (t *transport) Connect() (string, error) {
-	nc, err := t.dial(t.login, "tcp", t.addr)
+	dctx := t.login
+	if t.connectTimeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(t.login, t.connectTimeout)
+		defer cancel()
+	}
+	nc, err := t.dial(dctx, "tcp", t.addr)
 	if err != nil {
 		return "", fmt.Errorf("dial: %w", err)
 	}
@@ -143,12 +173,21 @@ func (t *transport) Connect() (string, error) {
 	// A deadline of the past makes every blocked read and write return.
 	t.stopTimer = context.AfterFunc(t.login, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	t.mu.Unlock()
-	return t.StartStream()
+	id, err := t.negotiate()
+	if err != nil {
+		t.Close()
+		return "", err
+	}
+	return id, nil
 }
 
 // StartStream opens a stream on the current connection, with a fresh
-// decoder: after STARTTLS and SASL the server starts a new document.
+// decoder: after SASL the server starts a new document. The library calls
+// it once, for the restart after (what it takes for) its SASL success.
 func (t *transport) StartStream() (string, error) {
+	t.mu.Lock()
+	t.swallow = false
+	t.mu.Unlock()
 	if _, err := fmt.Fprintf(t, streamHeader, t.domain); err != nil {
 		t.Close()
 		return "", fmt.Errorf("open stream: %w", err)
@@ -171,10 +210,20 @@ func (t *transport) StartStream() (string, error) {
 	return id, nil
 }
 
-// newDecoder reads r through a limiter.
+// newDecoder reads r through a limiter. It is tied to the session's
+// feedSeq until the transport closes.
 func (t *transport) newDecoder(r io.Reader) *xml.Decoder {
 	lim := newLimiter(&connReader{t: t, r: r}, t.maxStanza, maxStanzaDepth)
-	return xml.NewDecoder(bufio.NewReaderSize(&failReader{t: t, r: lim}, 16<<10))
+	dec := xml.NewDecoder(bufio.NewReaderSize(&failReader{t: t, r: lim}, 16<<10))
+	if t.feed != nil {
+		t.mu.Lock()
+		if !t.closed {
+			t.feed.register(dec)
+			t.decoders = append(t.decoders, dec)
+		}
+		t.mu.Unlock()
+	}
+	return dec
 }
 
 // connReader notes the first failed read: the server is gone, or we closed.
@@ -185,6 +234,7 @@ type connReader struct {
 
 func (c *connReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.t.tail.write(p[:n])
 	if err != nil {
 		c.t.readOnce.Do(func() { close(c.t.readEnded) })
 	}
@@ -209,9 +259,13 @@ func (f *failReader) Read(p []byte) (int, error) {
 // DoesStartTLS reports that this transport can upgrade to TLS.
 func (t *transport) DoesStartTLS() bool { return true }
 
-// StartTLS upgrades the connection after <proceed/>, within the login
-// deadline. Certificate checks are the tls.Config's (see config.tlsConfig).
-func (t *transport) StartTLS() error {
+// StartTLS is never called: the transport is secure before the library
+// looks (negotiate does STARTTLS).
+func (t *transport) StartTLS() error { return errors.New("starttls: done by renren's negotiation") }
+
+// handshake runs TLS over the TCP connection within the login deadline.
+// Certificate checks are the tls.Config's (see config.tlsConfig).
+func (t *transport) handshake() error {
 	t.mu.Lock()
 	raw := t.raw
 	t.open = false
@@ -227,7 +281,7 @@ func (t *transport) StartTLS() error {
 	return nil
 }
 
-// LogTraffic is ignored: a raw trace holds the SASL PLAIN credentials.
+// LogTraffic is ignored: a raw trace holds the SASL credentials.
 func (t *transport) LogTraffic(io.Writer) {}
 
 // GetDecoder returns the current stream's decoder.
@@ -274,23 +328,49 @@ func (t *transport) Write(p []byte) (int, error) {
 	t.wsem <- struct{}{}
 	defer func() { <-t.wsem }()
 	t.mu.Lock()
-	conn, closed := t.conn, t.closed
+	conn, closed, swallow := t.conn, t.closed, t.swallow
 	if conn != nil && !closed && t.loggedIn && t.writeTimeout > 0 {
 		// Under mu, so that Close's shorter deadline cannot be undone.
 		_ = t.raw.SetWriteDeadline(time.Now().Add(t.writeTimeout))
 	}
+	out := p
+	if t.presence != nil && string(p) == xmpp.InitialPresence {
+		// The library's initial presence, sent right after binding: ours
+		// carries the priority, show and, after a reconnect where that is
+		// wanted, the last status.
+		out, t.presence = t.presence, nil
+	}
 	t.mu.Unlock()
 	switch {
+	case swallow && bytes.HasPrefix(p, []byte("<auth")):
+		return len(p), nil // the library's <auth/>: renren has logged in
+	case swallow:
+		// A library that does more than its PLAIN <auth/> before the
+		// restart would be out of step with the server: stop here.
+		err := errors.New("gosrc.io/xmpp wrote something other than <auth/> before the stream restart: the library changed")
+		t.fail(err)
+		return 0, err
 	case closed:
 		return 0, net.ErrClosed
 	case conn == nil:
 		return 0, errors.New("write: not connected")
 	}
-	n, err := conn.Write(p)
+	n, err := conn.Write(out)
 	if err != nil {
 		t.fail(err)
 	}
+	if n == len(out) {
+		n = len(p)
+	}
 	return n, err
+}
+
+// authInfo returns the SASL mechanism that logged in and its channel
+// binding type ("" for none).
+func (t *transport) authInfo() (mechanism, binding string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mechanism, t.binding
 }
 
 // loginDone lifts the login deadline once the session is up.
@@ -318,23 +398,4 @@ func (t *transport) ReceivedStreamClose() {
 			t.onPeerClose()
 		}
 	})
-}
-
-// useTransport puts t into c in place of the XMPPTransport that
-// xmpp.NewClient made. gosrc.io/xmpp v0.5.1 offers no other way: the
-// Client's transport is an unexported field, set only in NewClient, and
-// read by Connect, Send and Disconnect. TestUseTransport fails when a
-// library upgrade moves it; this returns an error rather than guessing.
-func useTransport(c *xmpp.Client, t xmpp.Transport) error {
-	want := reflect.TypeFor[xmpp.Transport]()
-	f := reflect.ValueOf(c).Elem().FieldByName("transport")
-	if !f.IsValid() || f.Type() != want {
-		return errors.New("gosrc.io/xmpp.Client has no field transport of type xmpp.Transport: the library changed")
-	}
-	field := reflect.NewAt(want, unsafe.Pointer(f.UnsafeAddr())).Elem()
-	if _, ok := field.Interface().(*xmpp.XMPPTransport); !ok {
-		return fmt.Errorf("gosrc.io/xmpp.NewClient made a %T, want *xmpp.XMPPTransport: the library changed", field.Interface())
-	}
-	field.Set(reflect.ValueOf(t))
-	return nil
 }

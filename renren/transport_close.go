@@ -61,6 +61,10 @@ func (t *transport) close(wait time.Duration) {
 		return
 	}
 	t.closed = true
+	for _, dec := range t.decoders {
+		t.feed.unregister(dec)
+	}
+	t.decoders = nil
 	raw, conn, open := t.raw, t.conn, t.open && t.failure == nil
 	if raw != nil {
 		_ = raw.SetWriteDeadline(time.Now().Add(max(wait, abortWriteTimeout)))

@@ -90,6 +90,7 @@ func commands() []command {
 		{name: "demo", args: "", summary: "show the mirror at work against built-in test servers; no accounts needed", run: cmdDemo},
 		{name: "status", args: "[--config FILE]", summary: "describe the state file: last mirrored tweet, pending statuses", run: cmdStatus},
 		{name: "healthcheck", args: "[--config FILE] [--url URL]", summary: "exit 0 when the running daemon is ready (/readyz), else 1", run: cmdHealthcheck},
+		{name: "feed", args: "[--config FILE] [--follow]", summary: "print the Renren news feed kept in renren.feed_log", run: cmdFeed},
 		{name: "state", args: "reset [--config FILE]", summary: "forget the state file (the next start mirrors nothing older)", run: cmdState},
 		{name: "version", args: "", summary: "print the version", run: cmdVersion},
 	}

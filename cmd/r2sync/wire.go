@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -122,6 +123,18 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 		PingInterval: c.PingInterval.Duration,
 		PingTimeout:  min(c.PingInterval.Duration/2, 30*time.Second),
 		Logger:       log,
+		SASL:         c.SASL.List(),
+		TLSPin:       c.TLSPin,
+		Priority:     c.Priority,
+		Show:         c.Show,
+		FeedLog:      c.FeedLog,
+	}
+	if c.TLSMinVersion == "1.3" {
+		opts.TLSMinVersion = tls.VersionTLS13
+	}
+	if c.ResendOnReconnect != config.SwitchDefault {
+		resend := c.ResendOnReconnect.Bool(false)
+		opts.ResendOnReconnect = &resend
 	}
 	if c.CAFile != "" {
 		pem, err := config.ReadFileMax(c.CAFile, config.MaxFileSize)

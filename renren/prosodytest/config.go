@@ -9,6 +9,8 @@ import (
 type configParams struct {
 	Domain     string
 	Port       int
+	TLSPort    int // direct TLS; 0: none
+	PluginDir  string
 	PidFile    string
 	DataDir    string
 	LogFile    string
@@ -34,7 +36,11 @@ func renderConfig(p configParams) string {
 	// Listen on loopback only, c2s only.
 	b.WriteString("interfaces = { \"127.0.0.1\" }\n")
 	fmt.Fprintf(&b, "c2s_ports = { %d }\n", p.Port)
-	b.WriteString("c2s_direct_tls_ports = { }\n")
+	if p.TLSPort != 0 {
+		fmt.Fprintf(&b, "c2s_direct_tls_ports = { %d }\n", p.TLSPort)
+	} else {
+		b.WriteString("c2s_direct_tls_ports = { }\n")
+	}
 	b.WriteString("legacy_ssl_ports = { }\n")
 	b.WriteString("s2s_ports = { }\n")
 	b.WriteString("s2s_direct_tls_ports = { }\n")
@@ -44,7 +50,8 @@ func renderConfig(p configParams) string {
 	// No posix here: it is auto-loaded anyway (prosody.platform). Nothing else
 	// (http, limits, smacks, mam, register, ...) is loaded. s2s and
 	// s2s_auth_certs are auto-loaded unless disabled.
-	b.WriteString("modules_enabled = { \"roster\"; \"saslauth\"; \"tls\"; \"disco\"; \"ping\"; \"groups\"; }\n")
+	fmt.Fprintf(&b, "plugin_paths = { %s }\n", q(p.PluginDir))
+	fmt.Fprintf(&b, "modules_enabled = { \"roster\"; \"saslauth\"; \"tls\"; \"disco\"; \"ping\"; \"groups\"; %s; }\n", q(auditModule))
 	b.WriteString("modules_disabled = { \"s2s\"; \"s2s_auth_certs\"; }\n")
 	fmt.Fprintf(&b, "groups_file = %s\n", q(p.GroupsFile))
 	b.WriteString("authentication = \"internal_hashed\"\n")

@@ -7,15 +7,15 @@
 // fails: CI must never silently skip these tests.
 //
 // Each Start gets its own temporary directory (config, data, pid file, log,
-// certificates) and its own c2s port on 127.0.0.1. No s2s, HTTP, component
-// or direct-TLS listeners are opened. STARTTLS is required and SASL PLAIN is
+// certificates) and its own c2s port on 127.0.0.1, and with
+// Options.DirectTLS a direct TLS one. No s2s, HTTP or component listeners
+// are opened. A module of its own records the SASL mechanism of every
+// login in Prosody's log (SASLMechanisms). STARTTLS is required and SASL PLAIN is
 // only offered over TLS.
 package prosodytest
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,15 +56,19 @@ type Options struct {
 	// each other's presence without any subscription handshake. They need
 	// not be registered yet.
 	Group []string
+	// DirectTLS opens a second c2s port for direct TLS (XEP-0368,
+	// c2s_direct_tls_ports); see DirectTLSAddr.
+	DirectTLS bool
 }
 
 // Server is a running (or stopped) private Prosody.
 type Server struct {
-	tb     testing.TB
-	opts   Options
-	domain string
-	port   int
-	pki    *renrentest.PKI
+	tb      testing.TB
+	opts    Options
+	domain  string
+	port    int
+	tlsPort int // direct TLS, or 0
+	pki     *renrentest.PKI
 
 	prosodyBin, prosodyctlBin string
 
@@ -138,6 +141,11 @@ func Start(tb testing.TB, opts Options) *Server {
 			tb.Fatalf("prosodytest: pick a free port: %v", err)
 		}
 		s.port = port
+		if opts.DirectTLS {
+			if s.tlsPort, err = freePort(); err != nil {
+				tb.Fatalf("prosodytest: pick a free port: %v", err)
+			}
+		}
 		if err := s.writeConfig(); err != nil {
 			tb.Fatalf("prosodytest: %v", err)
 		}
@@ -169,6 +177,15 @@ func Start(tb testing.TB, opts Options) *Server {
 // Addr returns the c2s address, "127.0.0.1:PORT". It stays the same across
 // Restart.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// DirectTLSAddr returns the direct TLS c2s address, "127.0.0.1:PORT", or
+// "" without Options.DirectTLS.
+func (s *Server) DirectTLSAddr() string {
+	if s.tlsPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort))
+}
 
 // Domain returns the VirtualHost, the domain part of every account's JID.
 func (s *Server) Domain() string { return s.domain }
@@ -236,132 +253,6 @@ func (s *Server) Stop() {
 	}
 }
 
-// stop terminates the process; it reports whether SIGKILL was needed.
-// os.Process signals through a pidfd, so a recycled PID is never hit.
-func (p *process) stop() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(stopTimeout)
-	defer t.Stop()
-	// Prosody 0.12's epoll loop only notices that the last socket closed
-	// when epoll_wait returns, and after SIGTERM the next timer is a
-	// hard-coded 1s one (network_settings.max_wait does not help while any
-	// timer is pending). A SIGUSR1, which Prosody handles as a no-op event,
-	// interrupts epoll_wait, so it exits within milliseconds instead of
-	// after a second whenever a client connection was still closing.
-	nudge := time.NewTicker(20 * time.Millisecond)
-	defer nudge.Stop()
-	for waiting := true; waiting; {
-		select {
-		case <-p.done:
-			return false
-		case <-nudge.C:
-			_ = p.cmd.Process.Signal(syscall.SIGUSR1)
-		case <-t.C:
-			waiting = false
-		}
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-	return true
-}
-
-// launch execs Prosody in the foreground and waits until it completes a
-// verified STARTTLS handshake. On error the process is stopped.
-func (s *Server) launch() (time.Duration, error) {
-	begin := time.Now()
-	logOffset := fileSize(s.logPath)
-	out, err := os.OpenFile(s.outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	// -F: stay in the foreground (the config option 'daemonize' is
-	// deprecated in 0.12). The Debian /usr/bin/prosody is a Lua script run
-	// through its shebang, so the PID is Prosody's own.
-	cmd := exec.Command(s.prosodyBin, "-F", "--config", s.cfgPath)
-	cmd.Dir = s.dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return 0, fmt.Errorf("exec %s: %w", s.prosodyBin, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		out.Close()
-		close(p.done)
-	}()
-	s.mu.Lock()
-	s.proc = p
-	s.mu.Unlock()
-
-	if err := s.waitReady(p, logOffset); err != nil {
-		s.Stop()
-		return 0, err
-	}
-	pidText, err := os.ReadFile(s.pidPath)
-	if err != nil {
-		s.Stop()
-		return 0, fmt.Errorf("read pidfile: %w", err)
-	}
-	if got := strings.TrimSpace(string(pidText)); got != strconv.Itoa(cmd.Process.Pid) {
-		s.Stop()
-		return 0, fmt.Errorf("pidfile %s says %q, but we started pid %d", s.pidPath, got, cmd.Process.Pid)
-	}
-	return time.Since(begin), nil
-}
-
-// waitReady polls until a STARTTLS handshake verified against our CA
-// succeeds. That proves the listener is this Prosody (not another process
-// that grabbed the port) and that it loaded the certificate.
-func (s *Server) waitReady(p *process, logOffset int64) error {
-	deadline := time.Now().Add(startTimeout)
-	backoff := 5 * time.Millisecond
-	var lastErr error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("prosody exited during startup: %v", p.err)
-		default:
-		}
-		if bytes.Contains(readFrom(s.logPath, logOffset), []byte("Failed to open server port")) {
-			return fmt.Errorf("%w: port %d", errPortInUse, s.port)
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, time.Now().Add(3*time.Second)))
-		c, _, err := dialTLS(ctx, clientConfig{Addr: s.Addr(), Domain: s.domain, Pool: s.pki.CAPool})
-		cancel()
-		if err == nil {
-			c.close()
-			return nil
-		}
-		lastErr = err
-		// Prosody answers only once it has finished starting, so a stream
-		// without STARTTLS or a certificate that does not verify will not
-		// get better by waiting.
-		var verr *tls.CertificateVerificationError
-		if errors.Is(err, errNoStartTLS) || errors.As(err, &verr) {
-			return err
-		}
-		if !time.Now().Before(deadline) {
-			return fmt.Errorf("no verified STARTTLS handshake on %s within %v: %w", s.Addr(), startTimeout, lastErr)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-p.done:
-			t.Stop()
-			return fmt.Errorf("prosody exited during startup: %v", p.err)
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 25*time.Millisecond)
-	}
-}
-
 func (s *Server) register(localpart, password string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -384,7 +275,7 @@ func (s *Server) writeFiles() error {
 	}
 	s.pki = p
 	certDir := filepath.Join(s.dir, "certs")
-	for _, d := range []string{certDir, filepath.Join(s.dir, "data")} {
+	for _, d := range []string{certDir, filepath.Join(s.dir, "data"), filepath.Join(s.dir, "plugins")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
@@ -401,6 +292,7 @@ func (s *Server) writeFiles() error {
 		{filepath.Join(certDir, s.domain+".crt"), p.CertPEM, 0o644},
 		{filepath.Join(certDir, s.domain+".key"), p.KeyPEM, 0o600},
 		{filepath.Join(s.dir, "groups.txt"), []byte(renderGroups(s.groupJIDs())), 0o644},
+		{filepath.Join(s.dir, "plugins", "mod_"+auditModule+".lua"), []byte(auditModuleSource), 0o644},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
@@ -423,6 +315,8 @@ func (s *Server) writeConfig() error {
 	cfg := renderConfig(configParams{
 		Domain:     s.domain,
 		Port:       s.port,
+		TLSPort:    s.tlsPort,
+		PluginDir:  filepath.Join(s.dir, "plugins"),
 		PidFile:    s.pidPath,
 		DataDir:    filepath.Join(s.dir, "data"),
 		LogFile:    s.logPath,
@@ -432,89 +326,6 @@ func (s *Server) writeConfig() error {
 		KeyFile:    filepath.Join(certDir, s.domain+".key"),
 	})
 	return os.WriteFile(s.cfgPath, []byte(cfg), 0o644)
-}
-
-// logTail returns the last lines of Prosody's log and of its stdout/stderr,
-// for failure messages.
-func (s *Server) logTail() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "--- last %d lines of %s ---\n%s", logTailLines, s.logPath, tailLines(s.logPath, logTailLines))
-	if out := tailLines(s.outPath, 30); strings.TrimSpace(out) != "" {
-		fmt.Fprintf(&b, "--- prosody stdout/stderr (%s) ---\n%s", s.outPath, out)
-	}
-	return b.String()
-}
-
-func tailLines(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)\n", err)
-	}
-	lines := strings.SplitAfter(string(data), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s := strings.Join(lines, "")
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return s
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-func readFrom(path string, off int64) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() <= off {
-		return nil
-	}
-	buf := make([]byte, fi.Size()-off)
-	n, _ := f.ReadAt(buf, off)
-	return buf[:n]
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// freePort asks the kernel for an unused loopback port. Prosody binds it a
-// moment later; Start retries with another port if it lost the race.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func lookupBinaries() (prosody, prosodyctl string, err error) {
-	prosody, err = exec.LookPath("prosody")
-	if err != nil {
-		return "", "", fmt.Errorf("prosody not installed (%v)", err)
-	}
-	prosodyctl, err = exec.LookPath("prosodyctl")
-	if err != nil {
-		return "", "", fmt.Errorf("prosodyctl not found although prosody is (%v)", err)
-	}
-	return prosody, prosodyctl, nil
 }
 
 // inCI reports whether the tests run under CI, where skipping is not

@@ -171,6 +171,34 @@ func (w *Watcher) WaitStatuses(ctx context.Context, from string, n int) ([]Statu
 	}
 }
 
+// WaitPresences waits until cond holds for every presence received so
+// far from the bare JID from (any type, with or without a status), and
+// returns them. It fails when ctx ends or the stream ends first.
+func (w *Watcher) WaitPresences(ctx context.Context, from string, cond func([]Status) bool) ([]Status, error) {
+	from = bareJID(from)
+	for {
+		w.mu.Lock()
+		var got []Status
+		for _, p := range w.presences {
+			if strings.EqualFold(bareJID(p.From), from) {
+				got = append(got, p)
+			}
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		if cond(got) {
+			return got, nil
+		}
+		select {
+		case <-changed:
+		case <-w.done:
+			return got, fmt.Errorf("watcher %s: stream ended (%v); %s", w.jid, w.Err(), w.describe(from))
+		case <-ctx.Done():
+			return got, fmt.Errorf("watcher %s: %w; %s", w.jid, ctx.Err(), w.describe(from))
+		}
+	}
+}
+
 func (w *Watcher) describe(from string) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()

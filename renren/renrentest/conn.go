@@ -1,12 +1,9 @@
 package renrentest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,7 +106,11 @@ func (c *conn) run() error {
 	if err := c.raw.SetReadDeadline(time.Now().Add(loginTimeout)); err != nil {
 		return err
 	}
-	if err := c.plainStream(); err != nil {
+	if c.srv.directTLS {
+		if err := c.handshake(); err != nil {
+			return err
+		}
+	} else if err := c.plainStream(); err != nil {
 		return err
 	}
 	if err := c.saslStream(); err != nil {
@@ -202,6 +203,11 @@ func (c *conn) startTLS() error {
 		c.violation("data after <starttls/> before the TLS handshake")
 		return io.ErrUnexpectedEOF
 	}
+	return c.handshake()
+}
+
+// handshake runs TLS as the server and reads on from the TLS connection.
+func (c *conn) handshake() error {
 	tc := tls.Server(c.raw, c.srv.tlsConfig)
 	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 	defer cancel()
@@ -213,92 +219,6 @@ func (c *conn) startTLS() error {
 	c.wmu.Unlock()
 	c.r = newReader(tc)
 	return nil
-}
-
-// saslStream offers SASL PLAIN and returns after a successful login.
-func (c *conn) saslStream() error {
-	if err := c.openStream(); err != nil {
-		return err
-	}
-	if c.srv.seeOtherHost != "" {
-		return c.redirect()
-	}
-	err := c.write(fmt.Sprintf("<stream:features><mechanisms xmlns='%s'><mechanism>PLAIN</mechanism></mechanisms></stream:features>", nsSASL))
-	if err != nil {
-		return err
-	}
-	for failures := 0; failures < maxAuthTries; {
-		el, err := c.r.next()
-		if err != nil {
-			return err
-		}
-		switch {
-		case el.is(nsSASL, "auth"):
-			if mech := el.attr("mechanism"); mech != "PLAIN" {
-				failures++
-				if err := c.saslFailure("invalid-mechanism"); err != nil {
-					return err
-				}
-				continue
-			}
-			user, ok := c.checkPlain(el.Text)
-			c.srv.countLogin(ok)
-			if !ok {
-				failures++
-				if err := c.saslFailure("not-authorized"); err != nil {
-					return err
-				}
-				continue
-			}
-			c.user = user
-			if err := c.write(fmt.Sprintf("<success xmlns='%s'/>", nsSASL)); err != nil {
-				return err
-			}
-			c.r.restart()
-			return nil
-		case el.is(nsTLS, "starttls"):
-			return &streamError{condition: "policy-violation", violation: "<starttls/> on an encrypted stream"}
-		case isStanza(el):
-			return &streamError{condition: "not-authorized", violation: el.describe() + " before authentication"}
-		default:
-			return &streamError{condition: "unsupported-stanza-type", violation: el.describe() + " before authentication"}
-		}
-	}
-	return &streamError{condition: "policy-violation"} // too many failed logins
-}
-
-func (c *conn) saslFailure(condition string) error {
-	c.log.Info("login failed", zap.String("condition", condition))
-	return c.write(fmt.Sprintf("<failure xmlns='%s'><%s/></failure>", nsSASL, condition))
-}
-
-// checkPlain validates a SASL PLAIN message (base64 of
-// authzid NUL authcid NUL password) and returns the localpart.
-func (c *conn) checkPlain(b64 string) (string, bool) {
-	authzid, authcid, password, ok := parsePlain(b64)
-	if !ok {
-		return "", false
-	}
-	if authzid != "" && authzid != authcid+"@"+c.srv.domain && authzid != authcid+"@"+AliasDomain {
-		return "", false
-	}
-	return authcid, c.srv.checkPlain(authcid, password)
-}
-
-func parsePlain(b64 string) (authzid, authcid, password string, ok bool) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	if err != nil {
-		return "", "", "", false
-	}
-	parts := bytes.Split(raw, []byte{0})
-	if len(parts) != 3 || len(parts[1]) == 0 {
-		return "", "", "", false
-	}
-	return string(parts[0]), string(parts[1]), string(parts[2]), true
-}
-
-func constantTimeEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // boundStream offers resource binding and the legacy session, then serves
@@ -366,8 +286,10 @@ func (c *conn) iq(el *element) error {
 		return c.bind(el, p)
 	case c.jid == "":
 		return &streamError{condition: "not-authorized", violation: el.describe() + " before resource binding"}
-	case typ == "set" && p.is(nsSession, "session"),
-		typ == "get" && p.is(nsPing, "ping"):
+	case typ == "set" && p.is(nsSession, "session"):
+		return c.iqResult(el, "")
+	case typ == "get" && p.is(nsPing, "ping"):
+		c.srv.countPing()
 		return c.iqResult(el, "")
 	default:
 		return c.iqError(el, "cancel", "service-unavailable")
@@ -427,6 +349,9 @@ func (c *conn) presence(el *element) error {
 	}
 	if sh := el.child(nsClient, "show"); sh != nil {
 		p.Show = sh.Text
+	}
+	if pr := el.child(nsClient, "priority"); pr != nil {
+		p.Priority = pr.Text
 	}
 	c.srv.recordPresence(p)
 	c.log.Info("presence", zap.String("type", p.Type), zap.Bool("has_status", p.HasStatus), zap.String("status", p.Status))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -123,6 +124,57 @@ func (s *Server) boundConns() []*conn {
 		out = append(out, c)
 	}
 	return out
+}
+
+// Pings returns how many XEP-0199 pings the server answered.
+func (s *Server) Pings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pings
+}
+
+func (s *Server) countPing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pings++
+	s.notifyLocked()
+}
+
+// LoginLog returns every successful SASL login, in order.
+func (s *Server) LoginLog() []Login {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Login(nil), s.loginLog...)
+}
+
+// SASLData returns every SASL payload clients sent (initial responses
+// and responses), base64-decoded where it decodes: what a client must
+// never write into its logs.
+func (s *Server) SASLData() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.saslData...)
+}
+
+func (s *Server) recordLogin(l Login) {
+	s.countLogin(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loginLog = append(s.loginLog, l)
+	s.notifyLocked()
+}
+
+func (s *Server) recordSASL(b64 string) {
+	b64 = strings.TrimSpace(b64)
+	if b64 == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saslData = append(s.saslData, b64)
+	if raw, err := base64.StdEncoding.DecodeString(b64); err == nil {
+		s.saslData = append(s.saslData, string(raw))
+	}
 }
 
 func (s *Server) countLogin(ok bool) {

@@ -2,8 +2,10 @@
 // Renren's long-gone IM service (talk.xiaonei.com), for tests and for
 // `r2sync demo`.
 //
-// It speaks real XMPP over TCP: STARTTLS (required) with a throw-away CA,
-// SASL PLAIN, resource binding and the legacy <session/>, XEP-0199 pings.
+// It speaks real XMPP over TCP: STARTTLS (required) or direct TLS with a
+// throw-away CA, SASL PLAIN (Renren's only mechanism) or SCRAM-SHA-1/256
+// with or without channel binding, resource binding and the legacy
+// <session/>, XEP-0199 pings.
 // It keeps Renren's quirks: a stream opened to 'talk.renren.com' is answered
 // from 'talk.xiaonei.com', and news-feed notifications arrive as <message/>
 // stanzas with an empty <body/> and a custom <xfeed/> child. It records every
@@ -17,72 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 )
-
-// DefaultDomain is the domain served when Options.Domain is empty.
-const DefaultDomain = "talk.xiaonei.com"
-
-// AliasDomain is the second name Renren served: a stream opened to it is
-// accepted but answered from the served domain.
-const AliasDomain = "talk.renren.com"
-
-// Options configures a Server.
-type Options struct {
-	// Domain is the served XMPP domain; "" means DefaultDomain. Streams to
-	// AliasDomain are accepted too and answered from Domain.
-	Domain string
-	// Users maps a localpart (Renren's numeric user id) to its password.
-	Users map[string]string
-	// FeedEvents makes the server send one <xfeed/> news-feed message to
-	// each session after its first available presence, as Renren did.
-	FeedEvents bool
-	// Logger receives the server's own logs; nil discards them.
-	Logger *zap.Logger
-	// SeeOtherHost, when set, makes the server answer every stream opened
-	// after STARTTLS with a <see-other-host/> stream error naming it
-	// ("host:port"), as a server that moved or balances load does. With
-	// SeeOtherHostBeforeTLS it answers the very first (plain) stream so.
-	SeeOtherHost          string
-	SeeOtherHostBeforeTLS bool
-	// AfterStatus is how the server misbehaves right after it has recorded
-	// each status, before it reads on and so before it can answer the ping
-	// a client sends to confirm the status; the zero Fault does nothing.
-	AfterStatus Fault
-}
-
-// Fault is a hostile or broken server's answer to a status it has taken:
-// the status counts as received (Statuses lists it), but the client gets
-// no confirmation.
-type Fault struct {
-	// Send is written raw into the stream, e.g. an undefined entity
-	// "<message>&foo;</message>" or bytes that are not UTF-8.
-	Send string
-	// Drop closes the TCP connection, after Send if any.
-	Drop bool
-}
-
-// Status is a status post: an available broadcast presence with a <status/>.
-type Status struct {
-	JID  string // full JID of the session that sent it
-	Text string
-	At   time.Time
-}
-
-// Presence is any presence stanza a client sent.
-type Presence struct {
-	JID       string // full JID of the session that sent it
-	Type      string // "" (available), "unavailable", ...
-	To        string // "" for a broadcast presence
-	Show      string
-	Status    string
-	HasStatus bool // whether a <status/> element was present, even empty
-	At        time.Time
-}
 
 // Server is a running emulated Renren XMPP server. Its methods are safe for
 // concurrent use.
@@ -101,6 +43,11 @@ type Server struct {
 	seeOtherHostBeforeTLS bool
 	afterStatus           Fault
 	silent                atomic.Bool
+	mechanisms            []string
+	cbTypes               []string
+	directTLS             bool
+	scramFinal            string
+	salt                  string // of every account's SCRAM keys
 
 	mu         sync.Mutex
 	closed     bool
@@ -114,6 +61,9 @@ type Server struct {
 	accepted     int // TCP connections
 	logins       int // successful SASL logins
 	authAttempts int
+	pings        int
+	loginLog     []Login
+	saslData     []string // every SASL payload clients sent, decoded
 }
 
 // NewServer starts a server on 127.0.0.1 with a random port. Its
@@ -135,9 +85,20 @@ func NewServer(opts Options) (*Server, error) {
 		hosts = append(hosts, AliasDomain)
 	}
 	hosts = append(hosts, "localhost", "127.0.0.1")
+	if len(opts.CertHosts) > 0 {
+		hosts = opts.CertHosts
+	}
 	c, err := NewPKI(hosts...)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Mechanisms == nil {
+		opts.Mechanisms = []string{"PLAIN"}
+	}
+	for _, m := range opts.Mechanisms {
+		if !slices.Contains(knownMechanisms, m) {
+			return nil, fmt.Errorf("renrentest: unknown mechanism %q", m)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,6 +113,8 @@ func NewServer(opts Options) (*Server, error) {
 		tlsConfig: &tls.Config{
 			Certificates: []tls.Certificate{c.Cert},
 			MinVersion:   tls.VersionTLS12,
+			MaxVersion:   opts.TLSMaxVersion,
+			NextProtos:   []string{"xmpp-client"}, // XEP-0368 ALPN
 		},
 		ln:      ln,
 		conns:   make(map[*conn]struct{}),
@@ -161,6 +124,11 @@ func NewServer(opts Options) (*Server, error) {
 		seeOtherHost:          opts.SeeOtherHost,
 		seeOtherHostBeforeTLS: opts.SeeOtherHostBeforeTLS,
 		afterStatus:           opts.AfterStatus,
+		mechanisms:            slices.Clone(opts.Mechanisms),
+		cbTypes:               slices.Clone(opts.ChannelBindings),
+		directTLS:             opts.DirectTLS,
+		scramFinal:            opts.SCRAMFinal,
+		salt:                  newSalt(),
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -173,6 +141,15 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Domain returns the served XMPP domain.
 func (s *Server) Domain() string { return s.domain }
+
+// Certificate returns the server's certificate, e.g. for a key pin.
+func (s *Server) Certificate() *x509.Certificate {
+	c, err := x509.ParseCertificate(s.certs.Cert.Certificate[0])
+	if err != nil {
+		panic(err) // NewServer made it
+	}
+	return c
+}
 
 // CAPool returns a pool holding the CA that signed the server certificate.
 func (s *Server) CAPool() *x509.CertPool { return s.certs.CAPool.Clone() }
@@ -202,6 +179,25 @@ func (s *Server) WaitStatuses(ctx context.Context, n int) ([]Status, error) {
 		case <-changed:
 		case <-ctx.Done():
 			return got, fmt.Errorf("wait for %d statuses (have %d): %w", n, len(got), ctx.Err())
+		}
+	}
+}
+
+// Wait waits until cond holds, checking it whenever the server records
+// something (a presence, a status, a ping, a violation), or until ctx
+// ends.
+func (s *Server) Wait(ctx context.Context, what string, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
 		}
 	}
 }
