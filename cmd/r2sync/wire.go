@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,6 +43,11 @@ type wiring struct {
 	xmpp     renren.Options
 	caPEM    []byte // renren.ca_file's content, to tell whether a reload changed it
 	store    *statefile.Store
+	// name names the mirror (mirrorName for the top-level layout); base
+	// is the process logger without the mirror field, for daemon.Config,
+	// which adds the field from the name itself (mirrors.go).
+	name string
+	base *zap.Logger
 }
 
 // wire loads the config named by cfgPath and builds the logger and the
@@ -66,7 +72,7 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, configError(err)
 	}
-	tw, err := newTwitter(cfg.Twitter, log)
+	tw, err := newTwitter(cfg.Twitter, log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +80,7 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File)}, nil
+	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File), name: mirrorName, base: log}, nil
 }
 
 func (w *wiring) close() { _ = w.log.Sync() }
@@ -82,7 +88,9 @@ func (w *wiring) close() { _ = w.log.Sync() }
 // newTwitter builds the Twitter client from the [twitter] section: the
 // one place that picks API v2 or v1.1, as twitter.api and
 // twitter.api_base say (see twitter.ResolveAPI).
-func newTwitter(c config.Twitter, log *zap.Logger) (twitterSource, error) {
+// rt is the shared HTTP transport of the API host, or nil for one of its
+// own.
+func newTwitter(c config.Twitter, log *zap.Logger, rt http.RoundTripper) (twitterSource, error) {
 	api, base, err := twitter.ResolveAPI(c.API, c.APIBase)
 	if err != nil {
 		return nil, configError(fmt.Errorf("twitter: %w", err))
@@ -96,6 +104,7 @@ func newTwitter(c config.Twitter, log *zap.Logger) (twitterSource, error) {
 		AccessSecret:    c.AccessSecret.Value(),
 		Timeout:         c.Timeout.Duration,
 		Logger:          log,
+		Transport:       rt,
 	}
 	var src twitterSource
 	if api == twitter.APIv2 {
@@ -145,7 +154,7 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 // reporting to obs: the one place `run` and `demo` get theirs from.
 func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
 	return daemon.NewMirror(daemon.Config{
-		Name:         mirrorName,
+		Name:         w.name,
 		Source:       w.twitter,
 		SourceName:   sourceName,
 		Sink:         sink,
@@ -153,7 +162,7 @@ func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror
 		Renderer:     w.renderer,
 		Filter:       newFilter(w.cfg.Sync),
 		PollInterval: w.cfg.Twitter.PollInterval.Duration,
-		Logger:       w.log,
+		Logger:       w.base,
 		Observer:     obs,
 	})
 }
