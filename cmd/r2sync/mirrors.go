@@ -99,7 +99,6 @@ func apiTransport(c config.Twitter, transports map[string]http.RoundTripper) htt
 	return rt
 }
 
-
 // mirrorFlag adds --mirror to fs.
 func mirrorFlag(fs *flag.FlagSet) *string {
 	return fs.String("mirror", "", "the [[mirror]] to act on (needed when the config has several)")
