@@ -12,8 +12,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// PermanentErrorBackoff is how long the poller waits after an error that
-// needs the user's attention, such as rejected credentials.
+// PermanentErrorBackoff is the longest the poller waits after an error
+// that needs the user's attention, such as rejected credentials: the wait
+// starts at the poll interval and doubles up to it, so that a fixed
+// credential (or a flaky 401 from the API) is noticed soon, while a
+// revoked one costs a few requests an hour.
 const PermanentErrorBackoff = 15 * time.Minute
 
 // MaxPollWait bounds the wait between polls, whatever a rate-limit answer
@@ -158,6 +161,7 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 	// interval when that is longer).
 	b := NewBackoff(interval, max(interval, 5*time.Minute))
 	ceiling := max(interval, MaxPollWait)
+	var broken brokenSource
 	for {
 		pctx, cancel := context.WithTimeout(ctx, PollTimeout)
 		_, err := m.PollOnce(pctx)
@@ -169,6 +173,7 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 		wait := interval
 		if err == nil {
 			b.Reset()
+			broken.works(m)
 			if p, ok := m.cfg.Source.(Pacer); ok {
 				wait = min(p.Pace(interval), ceiling)
 			}
@@ -176,16 +181,17 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 			if IsFatal(err) {
 				return err
 			}
-			wait = max(b.Next(), interval)
+			if isPermanent(err) {
+				wait = broken.next(interval)
+			} else {
+				wait = max(b.Next(), interval)
+			}
 			if at, ok := retryAt(err); ok {
 				wait = max(wait, at.Sub(m.now()))
 			}
-			if isPermanent(err) {
-				wait = max(PermanentErrorBackoff, interval)
-			}
 			wait = min(wait, ceiling)
 			if isPermanent(err) {
-				m.log.Error("poll failed; fix the cause, r2sync retries slowly meanwhile", zap.Error(err), zap.Duration("retry_in", wait))
+				broken.failed(m, err, wait)
 			} else {
 				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
 			}

@@ -42,28 +42,26 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Monitor collects what the daemon reports. Its methods are safe for
-// concurrent use and never block for long: the mirror calls them while it
-// holds the state file's lock.
+// Monitor collects what the daemon reports for one mirror. Its methods
+// are safe for concurrent use and never block for long: the mirror calls
+// them while it holds the state file's lock. Counters live in the
+// mirror's metrics.Set (atomic, no lock); what readiness needs lives
+// under mu.
 type Monitor struct {
 	opts  Options
 	now   func() time.Time
 	start time.Time
+	reg   *Registry // the registry that exports it
+	m     *series
 
 	firstPoll     chan struct{} // closed at the first successful poll
 	firstPollOnce sync.Once
+	polledOnce    chan struct{} // closed at the first poll of either result
+	polledOneOnce sync.Once
 
 	mu           sync.Mutex
-	polls        map[string]int64 // by result: ok, error
-	seen         int64
-	skipped      map[string]int64   // by reason
-	deliveries   map[string]int64   // by result: ok, error
-	uncertain    map[string]int64   // unacknowledged sends, by outcome: retried, dropped
-	errs         map[errorKey]int64 // by op and kind
-	queuedSum    time.Duration
 	sessionUp    bool
 	sessions     int64 // sessions that came up
-	feedEvents   int64
 	pending      int
 	mirrored     int64 // over the life of the state file
 	lastMirrored time.Time
@@ -76,12 +74,15 @@ type Monitor struct {
 	stopped      bool
 }
 
-type errorKey struct{ op, kind string }
-
 var _ daemon.Observer = (*Monitor)(nil)
 
-// New returns a Monitor whose clocks start now.
+// New returns a Monitor whose clocks start now, exported by a registry of
+// its own (one mirror): use Registry.Mirror for several.
 func New(opts Options) *Monitor {
+	return NewRegistry(RegistryOptions{Version: opts.Version, Now: opts.Now}).Mirror(opts.Mirror, opts)
+}
+
+func newMonitor(reg *Registry, opts Options) *Monitor {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Minute
 	}
@@ -92,17 +93,16 @@ func New(opts Options) *Monitor {
 	if now == nil {
 		now = time.Now
 	}
-	return &Monitor{
+	m := &Monitor{
 		opts:       opts,
 		now:        now,
 		start:      now(),
+		reg:        reg,
 		firstPoll:  make(chan struct{}),
-		polls:      map[string]int64{},
-		skipped:    map[string]int64{},
-		deliveries: map[string]int64{},
-		uncertain:  map[string]int64{},
-		errs:       map[errorKey]int64{},
+		polledOnce: make(chan struct{}),
 	}
+	m.m = newSeries(m)
+	return m
 }
 
 // Restore seeds the lifetime numbers from the state file read at start:
@@ -120,46 +120,42 @@ func (m *Monitor) Restore(st daemon.State) {
 // Polled implements daemon.Observer.
 func (m *Monitor) Polled(err error) {
 	now := m.now()
+	if err == nil {
+		m.m.pollsOK.Inc()
+	} else {
+		m.m.pollsErr.Inc()
+		m.m.errorCounter("poll", Kind(err)).Inc()
+	}
 	m.mu.Lock()
 	m.lastPoll = now
 	if err == nil {
-		m.polls["ok"]++
 		m.lastPollOK = now
 		m.pollErr = nil
 	} else {
-		m.polls["error"]++
-		m.errs[errorKey{"poll", Kind(err)}]++
 		if m.pollErr == nil {
 			m.pollErrSince = now
 		}
 		m.pollErr = err
 	}
 	m.mu.Unlock()
+	m.polledOneOnce.Do(func() { close(m.polledOnce) })
 	if err == nil {
 		m.firstPollOnce.Do(func() { close(m.firstPoll) })
 	}
 }
 
 // Seen implements daemon.Observer.
-func (m *Monitor) Seen(n int) {
-	m.mu.Lock()
-	m.seen += int64(n)
-	m.mu.Unlock()
-}
+func (m *Monitor) Seen(n int) { m.m.seen.Add(n) }
 
 // Skipped implements daemon.Observer.
-func (m *Monitor) Skipped(reason string) {
-	m.mu.Lock()
-	m.skipped[reason]++
-	m.mu.Unlock()
-}
+func (m *Monitor) Skipped(reason string) { m.m.skipCounter(reason).Inc() }
 
 // Delivered implements daemon.Observer.
 func (m *Monitor) Delivered(_ string, queued time.Duration) {
 	now := m.now()
+	m.m.deliveredOK.Inc()
+	m.m.queued.Add(queued.Seconds())
 	m.mu.Lock()
-	m.deliveries["ok"]++
-	m.queuedSum += queued
 	m.mirrored++
 	m.lastMirrored = now
 	m.lastDeliver = now
@@ -168,31 +164,27 @@ func (m *Monitor) Delivered(_ string, queued time.Duration) {
 
 // DeliveryFailed implements daemon.Observer.
 func (m *Monitor) DeliveryFailed(err error) {
-	m.mu.Lock()
-	m.deliveries["error"]++
-	m.errs[errorKey{"deliver", Kind(err)}]++
-	m.mu.Unlock()
+	m.m.deliveredErr.Inc()
+	m.m.errorCounter("deliver", Kind(err)).Inc()
 }
 
 // Uncertain implements daemon.Observer.
 func (m *Monitor) Uncertain(_ string, dropped bool) {
-	outcome := "retried"
 	if dropped {
-		outcome = "dropped"
+		m.m.uncertainDropped.Inc()
+	} else {
+		m.m.uncertainRetried.Inc()
 	}
-	m.mu.Lock()
-	m.uncertain[outcome]++
-	m.mu.Unlock()
 }
 
 // StateWrite implements daemon.Observer. While state writes fail the
 // daemon is not ready: it sends nothing it cannot record.
 func (m *Monitor) StateWrite(err error) {
+	if err != nil {
+		m.m.errorCounter("state", Kind(err)).Inc()
+	}
 	m.mu.Lock()
 	m.stateErr = err
-	if err != nil {
-		m.errs[errorKey{"state", Kind(err)}]++
-	}
 	m.mu.Unlock()
 }
 
@@ -214,20 +206,16 @@ func (m *Monitor) SessionUp() {
 // SessionDown reports the loss of the XMPP session, or a failed attempt
 // to get one (renren.Events).
 func (m *Monitor) SessionDown(err error) {
+	if err != nil {
+		m.m.errorCounter("xmpp", Kind(err)).Inc()
+	}
 	m.mu.Lock()
 	m.sessionUp = false
-	if err != nil {
-		m.errs[errorKey{"xmpp", Kind(err)}]++
-	}
 	m.mu.Unlock()
 }
 
 // FeedEvent counts a Renren news-feed notification (renren.Events).
-func (m *Monitor) FeedEvent() {
-	m.mu.Lock()
-	m.feedEvents++
-	m.mu.Unlock()
-}
+func (m *Monitor) FeedEvent() { m.m.feedEvents.Inc() }
 
 // Stopped marks the mirror loop as ended: the daemon is no longer alive.
 func (m *Monitor) Stopped() {
