@@ -71,7 +71,7 @@ type unit struct {
 // starts its mirrors. A mirror whose state cannot be loaded does not
 // start; it is an error only when none starts.
 func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*session) (*generation, error) {
-	reg := newHealthRegistry(versionString())
+	reg := health.NewRegistry(health.RegistryOptions{Version: versionString()})
 	for _, s := range sessions {
 		s.events.use()
 	}
@@ -102,8 +102,10 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 		close(g.notified)
 		return nil, lastErr
 	}
+	// READY=1 waits for the first mirror's session and every mirror's
+	// first poll; STATUS= sums up all mirrors.
 	first := g.units[0]
-	notifier, err := newSystemdNotifier(r.e.getenv, first.sess.conn.Ready(), first.mon, first.w.base)
+	notifier, err := newSystemdNotifier(r.e.getenv, first.sess.conn.Ready(), reg, first.w.base)
 	if err != nil {
 		cancel(nil)
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,10 +33,6 @@ func wireMirrorsConfig(e *env, path string, cfg config.Config, ms []config.Mirro
 		return nil, configError(err)
 	}
 	transports := map[string]http.RoundTripper{}
-	// TODO(issue 9, app budget): group ms by consumer key and API host and
-	// stretch each group's poll interval with twitter.AppInterval(len(group),
-	// interval), logging once when it stretches. B-health adds AppInterval
-	// in twitter/apppace.go; it is not on main yet.
 	out := make([]*wiring, 0, len(ms))
 	for _, m := range ms {
 		w, err := wireMirror(path, cfg, m, log, transports)
@@ -45,7 +42,42 @@ func wireMirrorsConfig(e *env, path string, cfg config.Config, ms []config.Mirro
 		}
 		out = append(out, w)
 	}
+	paceApps(out, log)
 	return out, nil
+}
+
+// paceApps stretches the poll interval of the mirrors that share a
+// consumer key on one API host, so that together they stay within the
+// app's budget of timeline reads (twitter.AppInterval), and logs once per
+// app when it does.
+func paceApps(ws []*wiring, log *zap.Logger) {
+	type app struct{ key, host string }
+	groups := map[app][]*wiring{}
+	var order []app
+	for _, w := range ws {
+		a := app{w.cfg.Twitter.ConsumerKey.Value(), w.twitter.APIBase()}
+		if _, ok := groups[a]; !ok {
+			order = append(order, a)
+		}
+		groups[a] = append(groups[a], w)
+	}
+	for _, a := range order {
+		g := groups[a]
+		stretched := false
+		var was, now time.Duration
+		for _, w := range g {
+			iv, ok := twitter.AppInterval(len(g), w.cfg.Twitter.PollInterval.Duration)
+			if ok {
+				stretched, was, now = true, w.cfg.Twitter.PollInterval.Duration, iv
+				w.cfg.Twitter.PollInterval.Duration = iv
+			}
+		}
+		if stretched {
+			log.Warn("poll interval stretched to keep the mirrors of one app within its rate budget",
+				zap.String("api_base", a.host), zap.Int("mirrors", len(g)),
+				zap.Duration("poll_interval", was), zap.Duration("stretched_to", now))
+		}
+	}
 }
 
 // wireMirror builds one mirror's adapters. Its cfg is the config with the

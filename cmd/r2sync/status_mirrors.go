@@ -55,7 +55,7 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 		} else if st, err := statefile.New(m.StateFile).Load(ctx); err != nil {
 			last = "state unreadable"
 			if _, ok := lastErr[m.Name]; !ok {
-				lastErr[m.Name] = oneLineShim(err.Error())
+				lastErr[m.Name] = quoteShort(err.Error(), 80)
 			}
 		} else {
 			if lm := st.LastMirrored; lm != nil {
@@ -98,7 +98,7 @@ func sessionGauges(body string) map[string]string {
 	return out
 }
 
-// readyErrors splits a /readyz answer, "mirror a: …; mirror b: …", by
+// readyErrors splits a /readyz answer, `mirror "a": …; mirror "b": …`, by
 // mirror.
 func readyErrors(body string) map[string]string {
 	out := map[string]string{}
@@ -109,7 +109,7 @@ func readyErrors(body string) map[string]string {
 			continue
 		}
 		if name, msg, ok := strings.Cut(rest, ": "); ok {
-			out[name] = msg
+			out[strings.Trim(name, `"`)] = msg
 		}
 	}
 	return out
