@@ -507,8 +507,15 @@ func testFaultTwitter(t *testing.T, api string) {
 			// The user fixes the cause and restarts: the tweet that came
 			// meanwhile is mirrored, once.
 			// The fault applied once: the fix is done.
+			// The retry after one interval may already have delivered it:
+			// wait for the new daemon's session and first poll, so that it
+			// handles SIGTERM and the next fault.
 			d.stop(t)
+			sessions, polls := w.sessionCount(), len(proxy.hits())
 			d = w.start()
+			waitFor(t, "the restarted daemon's session and first poll", 30*time.Second, func() bool {
+				return w.sessionCount() > sessions && len(proxy.hits()) > polls
+			})
 			checkOnce(t, w.statuses(ctx, len(want)), want)
 		})
 	}

@@ -193,6 +193,11 @@ func sessionKey(w *wiring) string {
 func (r *runner) openSessions(ctx context.Context, ws []*wiring, old map[string]*session) (map[string]*session, bool) {
 	out := map[string]*session{}
 	kept := true
+	// A shared session's log lines name every mirror on it.
+	names := map[string][]string{}
+	for _, w := range ws {
+		names[sessionKey(w)] = append(names[sessionKey(w)], w.name)
+	}
 	for _, w := range ws {
 		k := sessionKey(w)
 		if _, ok := out[k]; ok {
@@ -204,7 +209,7 @@ func (r *runner) openSessions(ctx context.Context, ws []*wiring, old map[string]
 			continue
 		}
 		kept = false
-		out[k] = r.newSession(ctx, w)
+		out[k] = r.newSession(ctx, w, names[k]...)
 	}
 	for k, s := range old {
 		if out[k] != s {
@@ -231,10 +236,13 @@ func stopSessions(sessions map[string]*session) error {
 // stopped, not until ctx ends: at shutdown the mirrors finish the status
 // in flight first, then the session says goodbye. A Run that returns by
 // itself is reported on r.sessEnded.
-func (r *runner) newSession(ctx context.Context, w *wiring) *session {
+func (r *runner) newSession(ctx context.Context, w *wiring, mirrors ...string) *session {
 	events := &sessionEvents{}
 	opts := w.xmpp
 	opts.Events = events
+	if len(mirrors) > 1 {
+		opts.Logger = w.base.With(zap.String("mirror", strings.Join(mirrors, ",")))
+	}
 	conn := renren.NewConn(opts)
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &session{w: w, conn: conn, events: events, cancel: cancel, finished: make(chan struct{}), stopping: make(chan struct{})}

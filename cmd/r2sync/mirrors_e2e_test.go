@@ -204,13 +204,16 @@ func TestMirrorsE2E(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Until(revoked.Add(8 * time.Second))) // the token stays revoked 8s: the scenario, not a wait for a result
-	if got := mw.statusesOf(jidB, "bob"); len(got) != total {
+	if got, _ := dedupe(mw.statusesOf(jidB, "bob")); len(got) != total {
 		t.Fatalf("bob delivered with a revoked token: %q", got)
 	}
 	mw.server.RestoreToken(mw.users["bob"].ID)
 	took := mw.waitDelivered(t, "bob", total+1, 60*time.Second)
 	t.Logf("mirror bob: delivered %s after its token was restored", took.Round(time.Millisecond))
-	if took > 5*time.Second {
+	// The daemon's credential back-off doubles from the poll interval
+	// (1, 2, 4, 8 s…): after 8 s revoked, the next try is at most about
+	// 8 s after the restore.
+	if took > 12*time.Second {
 		t.Errorf("bob delivered %s after the restore, want within a few poll intervals", took)
 	}
 	if !strings.Contains(d.out.String(), `"mirror":"bob"`) {
