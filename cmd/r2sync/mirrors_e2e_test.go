@@ -245,3 +245,44 @@ func TestMirrorsWrongPassword(t *testing.T) {
 	}
 	d.stop(t)
 }
+
+// TestMirrorsCorruptState: a corrupt state file stops its mirror alone,
+// named in the log; the others deliver. When every mirror's state is
+// corrupt, run exits 65 (EX_DATAERR), the last mirror's status.
+func TestMirrorsCorruptState(t *testing.T) {
+	t.Parallel()
+	mw := newMirrorsWorld(t, passA)
+	stateDir := filepath.Join(mw.dir, "state")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := func(name string) {
+		if err := os.WriteFile(filepath.Join(stateDir, name+".json"), []byte("{not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	corrupt("bob")
+	d := mw.start()
+	mw.waitStarted(t, "alice", "carol")
+	mw.tweet("alice", "alice one")
+	mw.tweet("carol", "carol one")
+	mw.waitDelivered(t, "alice", 1, 20*time.Second)
+	mw.waitDelivered(t, "carol", 1, 20*time.Second)
+	var named bool
+	for _, l := range strings.Split(d.out.String(), "\n") {
+		if strings.Contains(l, `"mirror not started"`) && strings.Contains(l, `"mirror":"bob"`) && strings.Contains(l, "corrupt") {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("no log line says mirror bob did not start on its corrupt state:\n%s", d.out)
+	}
+	d.stop(t)
+
+	corrupt("alice")
+	corrupt("carol")
+	code, _, stderr := r2sync(t, "run", "--config", mw.config)
+	if code != exitDataErr || !strings.Contains(stderr, "corrupt") {
+		t.Errorf("run with every state corrupt: exit %d, want 65; stderr:\n%s", code, stderr)
+	}
+}
