@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,4 +286,27 @@ func TestMirrorsCorruptState(t *testing.T) {
 	if code != exitDataErr || !strings.Contains(stderr, "corrupt") {
 		t.Errorf("run with every state corrupt: exit %d, want 65; stderr:\n%s", code, stderr)
 	}
+}
+
+// TestMirrorsReload: SIGHUP rebuilds every mirror from the edited config;
+// the XMPP sessions whose [renren] did not change are kept.
+func TestMirrorsReload(t *testing.T) {
+	t.Parallel()
+	mw := newMirrorsWorld(t, passA)
+	d := mw.start()
+	mw.waitStarted(t, "alice", "bob", "carol")
+	waitFor(t, "both sessions", 30*time.Second, func() bool { return mw.logins(jidA) == 1 && mw.logins(jidB) == 1 })
+	mw.rewriteConfig(`template = "carol: {{.Text}}"`, `template = "carol: new {{.Text}}"`)
+	_ = d.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", 30*time.Second, func() bool { return strings.Count(d.out.String(), `"config reloaded"`) == 3 })
+	mw.tweet("carol", "after reload")
+	mw.tweet("alice", "after reload")
+	waitFor(t, "carol's status in the new template", 20*time.Second, func() bool {
+		return slices.Contains(mw.statusesOf(jidB, "carol"), "new after reload")
+	})
+	mw.waitDelivered(t, "alice", 1, 20*time.Second)
+	if a, b := mw.logins(jidA), mw.logins(jidB); a != 1 || b != 1 {
+		t.Errorf("logins after the reload: A %d, B %d; want 1 each (sessions kept)", a, b)
+	}
+	d.stop(t)
 }
