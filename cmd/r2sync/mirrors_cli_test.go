@@ -114,3 +114,25 @@ func TestMirrorFlag(t *testing.T) {
 	}
 	t.Logf("status:\n%s", stdout)
 }
+
+// TestCheckMirrors: check checks every mirror and names those that failed.
+func TestCheckMirrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	closed := closedPort(t)
+	text := strings.Replace(cliMirrors(dir, ""), "[twitter]\n", fmt.Sprintf("[twitter]\napi_base = \"http://%s/1.1/\"\n", closed), 1)
+	text = strings.Replace(text, "[renren]\n", fmt.Sprintf("[renren]\naddress = %q\n", closed), 1)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := r2sync(t, "check", "--config", path)
+	if code != exitFail || !strings.Contains(stderr, "check failed for mirror(s) alice, bob") {
+		t.Errorf("check: exit %d, stderr %q; want 1 naming alice, bob", code, stderr)
+	}
+	for _, want := range []string{"mirror alice: twitter: FAILED", "mirror alice: renren: FAILED", "mirror bob: twitter: FAILED", "mirror bob: renren: FAILED"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
