@@ -293,9 +293,28 @@ func TestMirrorsCorruptState(t *testing.T) {
 func TestMirrorsReload(t *testing.T) {
 	t.Parallel()
 	mw := newMirrorsWorld(t, passA)
+	mw.rewriteConfig("[log]\n", fmt.Sprintf("[http]\nlisten = %q\n\n[log]\n", closedPort(t)))
 	d := mw.start()
 	mw.waitStarted(t, "alice", "bob", "carol")
 	waitFor(t, "both sessions", 30*time.Second, func() bool { return mw.logins(jidA) == 1 && mw.logins(jidB) == 1 })
+	// /readyz is ready once every mirror is; status has a row per mirror.
+	waitFor(t, "the daemon ready", 30*time.Second, func() bool {
+		code, _, _ := r2sync(t, "healthcheck", "--config", mw.config)
+		return code == 0
+	})
+	_, stdout, _ := r2sync(t, "status", "--config", mw.config)
+	for _, n := range []string{"alice", "bob", "carol"} {
+		var row string
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, n+" ") {
+				row = l
+			}
+		}
+		if !strings.Contains(row, mirrorTargets[n]) || !strings.Contains(row, " up ") {
+			t.Errorf("status row of %s: %q, want its JID and session up\n%s", n, row, stdout)
+		}
+	}
+	t.Logf("status:\n%s", stdout)
 	mw.rewriteConfig(`template = "carol: {{.Text}}"`, `template = "carol: new {{.Text}}"`)
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the reload", 30*time.Second, func() bool { return strings.Count(d.out.String(), `"config reloaded"`) == 3 })

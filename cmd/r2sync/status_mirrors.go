@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +26,7 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	sessionUp, lastErr, daemonState := map[string]string{}, map[string]string{}, ""
 	if cfg.HTTP.Listen != "" {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		code, body, err := httpGet(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"))
+		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"))
 		if err == nil && code == 200 {
 			sessionUp = sessionGauges(body)
 			daemonState = "ready"
@@ -113,4 +115,27 @@ func readyErrors(body string) map[string]string {
 		}
 	}
 	return out
+}
+
+// maxMetricsBody bounds the /metrics answer status reads: a thousand
+// mirrors export a few MB.
+const maxMetricsBody = 32 << 20
+
+// httpGetAll is httpGet with the whole body, up to maxMetricsBody.
+func httpGetAll(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("daemon not reachable: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetricsBody))
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %w", url, err)
+	}
+	return resp.StatusCode, string(b), nil
 }
