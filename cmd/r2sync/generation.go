@@ -104,8 +104,13 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 	}
 	// READY=1 waits for the first mirror's session and every mirror's
 	// first poll; STATUS= sums up all mirrors.
+	// One mirror keeps its monitor's exact behaviour.
 	first := g.units[0]
-	notifier, err := newSystemdNotifier(r.e.getenv, first.sess.conn.Ready(), reg, first.w.base)
+	var sum monitor = reg
+	if len(g.units) == 1 {
+		sum = first.mon
+	}
+	notifier, err := newSystemdNotifier(r.e.getenv, first.sess.conn.Ready(), sum, first.w.base)
 	if err != nil {
 		cancel(nil)
 		return nil, err
