@@ -60,6 +60,11 @@ type Options struct {
 	WebBase string
 	// Logger receives debug logs; nil means none.
 	Logger *zap.Logger
+	// Transport is the HTTP transport under the OAuth signer. Nil builds
+	// one of the source's own; many sources on one API host share one
+	// from NewTransport, which keeps the body caps and the one
+	// connection per request.
+	Transport http.RoundTripper
 }
 
 // core is what V1 and V2 share: the signed transport, the web base for
@@ -109,7 +114,10 @@ func newCore(opts Options, def string) (*core, *url.URL, error) {
 	if !ok {
 		return nil, nil, errors.New("twitter: oauth1 client has an unexpected transport")
 	}
-	signer.Base = newTransport(maxBody, maxErrorBody)
+	signer.Base = opts.Transport
+	if signer.Base == nil {
+		signer.Base = NewTransport()
+	}
 	return &core{
 		base:    base.String(),
 		rt:      signer,

@@ -21,6 +21,11 @@ const (
 	maxHeaderBytes = 256 << 10 // all response headers (net/http allows 10 MB)
 )
 
+// NewTransport returns the transport a V1 or V2 uses when
+// Options.Transport is nil, for sources that share one: it caps every
+// response body and opens one connection per request (see newTransport).
+func NewTransport() http.RoundTripper { return newTransport(maxBody, maxErrorBody) }
+
 // newTransport returns the HTTP transport under every request of the
 // package, capping response bodies at maxOK for a 2xx status and at
 // maxErr for any other.

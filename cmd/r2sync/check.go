@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,43 +21,64 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w, err := wire(e, *cfgPath)
+	ws, err := wireMirrors(e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	defer w.close()
-	cfg, log, tw := w.cfg, w.log, w.twitter
+	defer closeAll(ws)
 	fmt.Fprintln(e.stdout, "config: ok")
 
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	failed := 0
+	var failed []string
+	for _, w := range ws {
+		prefix := ""
+		if len(ws) > 1 {
+			prefix = "mirror " + w.name + ": "
+		}
+		if !checkMirror(ctx, e, w, prefix) {
+			failed = append(failed, w.name)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(ws) == 1:
+		return errors.New("check failed")
+	default:
+		return fmt.Errorf("check failed for mirror(s) %s", strings.Join(failed, ", "))
+	}
+}
 
+// checkMirror verifies w's Twitter credentials and XMPP login, printing a
+// line for each with prefix; it reports whether both passed.
+func checkMirror(ctx context.Context, e *env, w *wiring, prefix string) bool {
+	cfg, log, tw := w.cfg, w.log, w.twitter
+	ok := true
 	where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
 	if acct, err := verify(ctx, tw); err != nil {
-		failed++
-		fmt.Fprintf(e.stdout, "twitter: FAILED (%s): %v%s\n", where, err, twitterHint(tw.API(), err))
+		ok = false
+		fmt.Fprintf(e.stdout, "%stwitter: FAILED (%s): %v%s\n", prefix, where, err, twitterHint(tw.API(), err))
 	} else {
-		fmt.Fprintf(e.stdout, "twitter: ok, authenticated as @%s (id %s) with %s\n", acct.Handle, acct.ID, where)
+		fmt.Fprintf(e.stdout, "%stwitter: ok, authenticated as @%s (id %s) with %s\n", prefix, acct.Handle, acct.ID, where)
 	}
 
 	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-check"
 	if err := checkXMPP(ctx, xopts); err != nil {
-		failed++
+		ok = false
 		hint := ""
 		if errors.Is(err, renren.ErrAuth) {
 			hint = " (check renren.password and renren.jid)"
 		}
-		fmt.Fprintf(e.stdout, "renren: FAILED: %v%s\n", err, hint)
+		fmt.Fprintf(e.stdout, "%srenren: FAILED: %v%s\n", prefix, err, hint)
 	} else {
-		fmt.Fprintf(e.stdout, "renren: ok, logged in as %s over verified TLS\n", cfg.Renren.JID)
+		fmt.Fprintf(e.stdout, "%srenren: ok, logged in as %s over verified TLS\n", prefix, cfg.Renren.JID)
 	}
-	if failed > 0 {
-		return errors.New("check failed")
+	if ok {
+		log.Debug("check passed", zap.String("jid", cfg.Renren.JID))
 	}
-	log.Debug("check passed", zap.String("jid", cfg.Renren.JID))
-	return nil
+	return ok
 }
 
 // verify checks src's credentials, when it can (daemon.Verifier).

@@ -118,18 +118,19 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 
 	old := api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
 	r := &runner{e: &de, handler: &swapHandler{}}
-	sess := r.newSession(ctx, wired)
-	g, err := r.start(ctx, wired, sess)
+	sessions, _ := r.openSessions(ctx, []*wiring{wired}, nil)
+	g, err := r.start(ctx, []*wiring{wired}, sessions)
 	if err != nil {
-		_ = sess.stop()
+		_ = stopSessions(sessions)
 		return err
 	}
+	sess := sessions[sessionKey(wired)]
 	// The script ends early when the mirror or the session does.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
-		case <-g.finished:
+		case <-g.units[0].finished:
 		case <-sess.finished:
 		case <-sctx.Done():
 		}
@@ -137,7 +138,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}()
 	err = runDemoScript(sctx, w, api, xmpp, wired.store, old)
 	cancel()
-	if serr := r.shutdown(g, sess); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
+	if serr := r.shutdown(g, sessions); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
 		err = serr
 	}
 	return err

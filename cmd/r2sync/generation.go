@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/renren"
+	"go.uber.org/zap"
 )
 
 // Bounds of the waits at a stop or a reload. Each part gets what it needs
@@ -28,54 +30,105 @@ const (
 // errReload is the cause of a generation's end at a reload.
 var errReload = errors.New("config reload")
 
-// runner is one `r2sync run`. The run lock and the HTTP listener live as
+// runner is one `r2sync run`. The run locks and the HTTP listener live as
 // long as the process; everything built from the config lives in a
 // generation, which a reload replaces.
 type runner struct {
 	e       *env
 	cfgPath string
-	handler *swapHandler // the HTTP endpoints of the current monitor
+	handler *swapHandler // the HTTP endpoints of the current monitors
+	// locked names the mirrors whose state files this process holds: the
+	// only ones a reload starts again.
+	locked map[string]bool
+	// sessEnded receives a session whose Run returned by itself.
+	sessEnded chan *session
 }
 
-// generation is the mirror of one config, with its monitor and systemd
-// notifier.
+// generation is the mirrors of one config, with their monitors and the
+// systemd notifier.
 type generation struct {
-	mon      *health.Monitor
+	units    []*unit
 	notifier *systemdNotifier // nil outside systemd
+	cancel   context.CancelCauseFunc
+	ended    chan *unit    // each unit, once its mirror has returned
+	notified chan struct{} // closed when the notifier has returned
+	alive    int           // units not yet received from ended
+}
+
+// unit is one mirror of a generation on its XMPP session.
+type unit struct {
+	w        *wiring
+	mon      *health.Monitor
+	sess     *session
 	cancel   context.CancelCauseFunc
 	finished chan struct{} // closed when the mirror has returned err
 	err      error
-	notified chan struct{} // closed when the notifier has returned
+	fail     error // why the runner stopped it (its session ended)
+	dead     bool  // received from ended
 }
 
-// start builds a generation from w on sess and starts its mirror.
-func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generation, error) {
-	st, err := w.store.Load(ctx)
-	if err != nil {
-		return nil, err
+// start builds a generation from ws on sessions (one per session key) and
+// starts its mirrors. A mirror whose state cannot be loaded does not
+// start; it is an error only when none starts.
+func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*session) (*generation, error) {
+	reg := health.NewRegistry(health.RegistryOptions{Version: versionString()})
+	for _, s := range sessions {
+		s.events.use()
 	}
-	cfg, tw := w.cfg, w.twitter
-	mon := health.New(health.Options{
-		Mirror:       mirrorName,
-		Source:       tw,
-		SourceName:   sourceName,
-		PollInterval: cfg.Twitter.PollInterval.Duration,
-		Version:      versionString(),
-	})
-	mon.Restore(st)
-	notifier, err := newSystemdNotifier(r.e.getenv, sess.conn.Ready(), mon, w.log)
-	if err != nil {
-		return nil, err
-	}
-	sess.events.use(mon)
-	r.handler.set(mon.Handler())
-	mirror := w.newMirror(xmppSink{sess.conn}, mon)
 	gctx, cancel := context.WithCancelCause(ctx)
-	g := &generation{mon: mon, notifier: notifier, cancel: cancel, finished: make(chan struct{}), notified: make(chan struct{})}
-	go func() {
-		defer close(g.finished)
-		g.err = mirror.Run(gctx)
-	}()
+	g := &generation{cancel: cancel, notified: make(chan struct{})}
+	var lastErr error
+	for _, w := range ws {
+		st, err := w.store.Load(ctx)
+		if err != nil {
+			if len(ws) > 1 {
+				w.log.Error("mirror not started", zap.Error(err))
+			}
+			lastErr = err
+			continue
+		}
+		mon := reg.Mirror(w.name, health.Options{
+			Source:       w.twitter,
+			SourceName:   sourceName,
+			PollInterval: w.cfg.Twitter.PollInterval.Duration,
+		})
+		mon.Restore(st)
+		u := &unit{w: w, mon: mon, sess: sessions[sessionKey(w)], finished: make(chan struct{})}
+		u.sess.events.add(mon)
+		g.units = append(g.units, u)
+	}
+	if len(g.units) == 0 {
+		cancel(nil)
+		close(g.notified)
+		return nil, lastErr
+	}
+	// READY=1 waits for the first mirror's session and every mirror's
+	// first poll; STATUS= sums up all mirrors.
+	// One mirror keeps its monitor's exact behaviour.
+	first := g.units[0]
+	var sum monitor = reg
+	if len(g.units) == 1 {
+		sum = first.mon
+	}
+	notifier, err := newSystemdNotifier(r.e.getenv, first.sess.conn.Ready(), sum, first.w.base)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	g.notifier = notifier
+	r.handler.set(reg.Handler())
+	g.ended = make(chan *unit, len(g.units))
+	g.alive = len(g.units)
+	for _, u := range g.units {
+		mirror := u.w.newMirror(xmppSink{u.sess.conn}, u.mon)
+		uctx, ucancel := context.WithCancelCause(gctx)
+		u.cancel = ucancel
+		go func() {
+			defer func() { g.ended <- u }()
+			defer close(u.finished)
+			u.err = mirror.Run(uctx)
+		}()
+	}
 	if notifier != nil {
 		go func() {
 			defer close(g.notified)
@@ -87,46 +140,133 @@ func (r *runner) start(ctx context.Context, w *wiring, sess *session) (*generati
 	return g, nil
 }
 
-// stop ends the generation's mirror with cause (nil for a shutdown) and
-// waits for it: the status in flight finishes or gives up within
-// daemon.DefaultGrace. It returns the mirror's error, or one saying the
+// stop ends the generation's mirrors still running with cause (nil for a
+// shutdown) and waits for them: the status in flight finishes or gives up
+// within daemon.DefaultGrace. It returns their errors, or one saying a
 // mirror is stuck.
 func (g *generation) stop(cause error) error {
 	g.cancel(cause)
 	t := time.NewTimer(mirrorStopTimeout)
 	defer t.Stop()
-	select {
-	case <-g.finished:
-	case <-t.C:
-		return fmt.Errorf("the mirror did not stop within %s", mirrorStopTimeout)
+	var errs []error
+	for _, u := range g.units {
+		if u.dead {
+			continue
+		}
+		select {
+		case <-u.finished:
+			if u.err != nil && u.fail == nil {
+				errs = append(errs, u.err)
+			}
+		case <-t.C:
+			return fmt.Errorf("the mirror %s did not stop within %s", u.w.name, mirrorStopTimeout)
+		}
 	}
 	<-g.notified // it only sends one datagram
-	return g.err
+	return errors.Join(errs...)
 }
 
-// session is one renren.Conn and its Run, which may outlive a generation.
+// stopped tells every monitor that its mirror has stopped.
+func (g *generation) stopped() {
+	for _, u := range g.units {
+		u.mon.Stopped()
+	}
+}
+
+// session is one renren.Conn and its Run, which may outlive a generation,
+// shared by the mirrors on one XMPP account.
 type session struct {
+	w        *wiring // the first mirror's wiring, for its [renren] section
 	conn     *renren.Conn
-	events   *sessionEvents // to the current generation's monitor
+	events   *sessionEvents // to the current generation's monitors
 	cancel   context.CancelFunc
 	finished chan struct{} // closed when Run has returned err
+	stopping chan struct{} // closed by stop
+	stopOnce sync.Once
 	err      error
 }
 
+// sessionKey is the XMPP account of w: mirrors with the same lowercased
+// bare JID share one session (config makes their [renren] identical).
+func sessionKey(w *wiring) string {
+	jid, _, _ := strings.Cut(w.cfg.Renren.JID, "/")
+	return strings.ToLower(jid)
+}
+
+// openSessions returns one session per XMPP account of ws, keeping those
+// of old that configure the same session and stopping the others.
+func (r *runner) openSessions(ctx context.Context, ws []*wiring, old map[string]*session) (map[string]*session, bool) {
+	out := map[string]*session{}
+	kept := true
+	// A shared session's log lines name every mirror on it.
+	names := map[string][]string{}
+	for _, w := range ws {
+		names[sessionKey(w)] = append(names[sessionKey(w)], w.name)
+	}
+	for _, w := range ws {
+		k := sessionKey(w)
+		if _, ok := out[k]; ok {
+			continue
+		}
+		if s, ok := old[k]; ok && sameSession(s.w, w) {
+			s.w = w
+			out[k] = s
+			continue
+		}
+		kept = false
+		out[k] = r.newSession(ctx, w, names[k]...)
+	}
+	for k, s := range old {
+		if out[k] != s {
+			if err := s.stop(); err != nil {
+				s.w.log.Warn("xmpp session not closed", zap.Error(err))
+			}
+		}
+	}
+	return out, kept
+}
+
+// stopSessions closes every session; it returns the first error.
+func stopSessions(sessions map[string]*session) error {
+	var first error
+	for _, s := range sessions {
+		if err := s.stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // newSession starts a Conn from w's [renren] section. It runs until
-// stopped, not until ctx ends: at shutdown the mirror finishes the status
-// in flight first, then the session says goodbye.
-func (r *runner) newSession(ctx context.Context, w *wiring) *session {
+// stopped, not until ctx ends: at shutdown the mirrors finish the status
+// in flight first, then the session says goodbye. A Run that returns by
+// itself is reported on r.sessEnded.
+func (r *runner) newSession(ctx context.Context, w *wiring, mirrors ...string) *session {
 	events := &sessionEvents{}
 	opts := w.xmpp
 	opts.Events = events
+	if len(mirrors) > 1 {
+		opts.Logger = w.base.With(zap.String("mirror", strings.Join(mirrors, ",")))
+	}
 	conn := renren.NewConn(opts)
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &session{conn: conn, events: events, cancel: cancel, finished: make(chan struct{})}
+	s := &session{w: w, conn: conn, events: events, cancel: cancel, finished: make(chan struct{}), stopping: make(chan struct{})}
 	go func() {
 		defer close(s.finished)
 		s.err = conn.Run(cctx)
 	}()
+	if r.sessEnded != nil {
+		go func() {
+			select {
+			case <-s.finished:
+				select {
+				case r.sessEnded <- s:
+				case <-s.stopping:
+				}
+			case <-s.stopping:
+			}
+		}()
+	}
 	return s
 }
 
@@ -134,6 +274,7 @@ func (r *runner) newSession(ctx context.Context, w *wiring) *session {
 // for it within sessionStopTimeout. A session that takes longer is left to
 // finish alone, and its late events reach no monitor.
 func (s *session) stop() error {
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.cancel()
 	t := time.NewTimer(sessionStopTimeout)
 	defer t.Stop()
@@ -141,7 +282,7 @@ func (s *session) stop() error {
 	case <-s.finished:
 		return nil
 	case <-t.C:
-		s.events.use(nil)
+		s.events.use()
 		return fmt.Errorf("the xmpp session did not close within %s", sessionStopTimeout)
 	}
 }
@@ -153,24 +294,36 @@ func sameSession(a, b *wiring) bool {
 	return a.cfg.Renren == b.cfg.Renren && a.cfg.Log == b.cfg.Log && bytes.Equal(a.caPEM, b.caPEM)
 }
 
-// sessionEvents feeds the XMPP session's events to the current monitor. A
-// reload that keeps the session hands it the new monitor, which then
-// hears that the session is up. The session the Conn closes at shutdown is
-// not an error.
+// sessionEvents feeds the XMPP session's events to the monitors of the
+// mirrors on it. A reload that keeps the session hands it the new
+// monitors, which then hear that the session is up. The session the Conn
+// closes at shutdown is not an error.
 type sessionEvents struct {
-	mu  sync.Mutex
-	mon *health.Monitor
-	up  bool
+	mu   sync.Mutex
+	mons []*health.Monitor
+	up   bool
 }
 
 var _ renren.Events = (*sessionEvents)(nil)
 
-// use makes m hear the events from now on; nil mutes them.
-func (s *sessionEvents) use(m *health.Monitor) {
+// use makes mons hear the events from now on; none mutes them.
+func (s *sessionEvents) use(mons ...*health.Monitor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mon = m
-	if s.up && m != nil {
+	s.mons = mons
+	if s.up {
+		for _, m := range mons {
+			m.SessionUp()
+		}
+	}
+}
+
+// add makes m hear the events too.
+func (s *sessionEvents) add(m *health.Monitor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mons = append(s.mons, m)
+	if s.up {
 		m.SessionUp()
 	}
 }
@@ -179,8 +332,8 @@ func (s *sessionEvents) SessionUp() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.up = true
-	if s.mon != nil {
-		s.mon.SessionUp()
+	for _, m := range s.mons {
+		m.SessionUp()
 	}
 }
 
@@ -191,16 +344,16 @@ func (s *sessionEvents) SessionDown(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.up = false
-	if s.mon != nil {
-		s.mon.SessionDown(err)
+	for _, m := range s.mons {
+		m.SessionDown(err)
 	}
 }
 
 func (s *sessionEvents) FeedEvent() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mon != nil {
-		s.mon.FeedEvent()
+	for _, m := range s.mons {
+		m.FeedEvent()
 	}
 }
 

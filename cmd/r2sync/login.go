@@ -29,6 +29,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 			"secret go to twitter.access_token_file and twitter.access_secret_file (mode 0600)\n"+
 			"when the config names them; otherwise the TOML lines to paste are printed.")
 	cfgPath := configFlag(fs)
+	mirror := mirrorFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +38,11 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return configError(err)
 	}
+	m, err := pickMirror(cfg, path, *mirror)
+	if err != nil {
+		return err
+	}
+	cfg.Twitter = m.Twitter // the mirror's own app and token files
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
 
@@ -64,7 +70,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	// Prove the token before storing it.
 	tc := cfg.Twitter
 	tc.AccessToken, tc.AccessSecret = config.Secret(creds.AccessToken), config.Secret(creds.AccessSecret)
-	tw, err := newTwitter(tc, zap.NewNop())
+	tw, err := newTwitter(tc, zap.NewNop(), nil)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "post", "[--config FILE] MESSAGE",
 		"Post MESSAGE to Twitter, then set it (through sync.template) as the XMPP status.\nA running or later daemon does not mirror this tweet again.")
 	cfgPath := configFlag(fs)
+	mirror := mirrorFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -20,7 +21,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := wire(e, *cfgPath)
+	w, err := wireOne(e, *cfgPath, *mirror)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon/statefile"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
@@ -15,34 +18,43 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w, err := wire(e, *cfgPath)
+	all, err := wireMirrors(e, *cfgPath)
 	if err != nil {
 		return err
 	}
+	base := all[0].base
+	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}
 	// One daemon per state file, for its whole life: two would each
-	// deliver the same pending status.
-	lock, err := w.store.LockRun()
-	if err != nil {
-		w.close()
-		return stateError(err)
+	// deliver the same pending status. A state that cannot be saved, or
+	// a corrupt one, stops its mirror before it connects anywhere; the
+	// other mirrors start.
+	var ws []*wiring
+	var lastErr error
+	for _, w := range all {
+		lock, err := lockState(ctx, w.store)
+		if err != nil {
+			if len(all) == 1 {
+				closeAll(all)
+				return err
+			}
+			w.log.Error("mirror not started", zap.Error(err))
+			lastErr = err
+			continue
+		}
+		defer lock.Unlock()
+		r.locked[w.name] = true
+		ws = append(ws, w)
 	}
-	defer lock.Unlock()
-	// A state that cannot be saved, or a corrupt one, stops us before we
-	// connect anywhere.
-	if err := w.store.CheckWritable(); err != nil {
-		w.close()
-		return stateError(err)
-	}
-	if _, err := w.store.Load(ctx); err != nil {
-		w.close()
-		return stateError(err)
+	if len(ws) == 0 {
+		base.Error("r2sync stopped: no mirror could start")
+		closeAll(all)
+		return lastErr
 	}
 
-	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}}
 	// Bind before connecting anywhere: a taken port is a startup error.
-	srv, err := newHTTPServer(w.cfg.HTTP, r.handler, w.log)
+	srv, err := newHTTPServer(ws[0].cfg.HTTP, r.handler, base)
 	if err != nil {
-		w.close()
+		closeAll(all)
 		return err
 	}
 	// The listener outlives reloads; it stops with the process, also when
@@ -56,147 +68,215 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		httpDone <- nil
 	}
 
-	w, err = r.loop(ctx, w)
-	defer w.close()
+	ws, err = r.loop(ctx, ws)
+	defer closeAll(ws)
 	stopHTTP()
 	if herr := <-httpDone; err == nil && herr != nil {
 		err = herr
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		w.log.Error("r2sync stopped", zap.Error(err))
+		base.Error("r2sync stopped", zap.Error(err))
 		return err
 	}
-	w.log.Info("r2sync stopped")
+	base.Info("r2sync stopped")
 	return nil
 }
 
-// loop runs generations of the daemon, one per config, until ctx ends or
-// one fails. It returns the wiring in use at the end.
-func (r *runner) loop(ctx context.Context, w *wiring) (*wiring, error) {
-	sess := r.newSession(ctx, w)
-	g, err := r.start(ctx, w, sess)
+// lockState takes store's run lock and checks that its state can be
+// written and read. The error has its exit status.
+func lockState(ctx context.Context, store *statefile.Store) (*statefile.RunLock, error) {
+	lock, err := store.LockRun()
 	if err != nil {
-		_ = sess.stop()
-		return w, err
+		return nil, stateError(err)
 	}
-	logSettings(w, g, "r2sync starting")
+	if err := store.CheckWritable(); err != nil {
+		lock.Unlock()
+		return nil, stateError(err)
+	}
+	if _, err := store.Load(ctx); err != nil {
+		lock.Unlock()
+		return nil, stateError(err)
+	}
+	return lock, nil
+}
+
+// loop runs generations of the daemon, one per config, until ctx ends or
+// every mirror has failed. A mirror that fails is logged with its name
+// and stops alone. It returns the wirings in use at the end; the error is
+// the last failed mirror's, when all failed.
+func (r *runner) loop(ctx context.Context, ws []*wiring) ([]*wiring, error) {
+	sessions, _ := r.openSessions(ctx, ws, nil)
+	g, err := r.start(ctx, ws, sessions)
+	if err != nil {
+		_ = stopSessions(sessions)
+		return ws, stateError(err)
+	}
+	for _, u := range g.units {
+		logSettings(u.w, g, "r2sync starting")
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return w, r.shutdown(g, sess)
-		case <-sess.finished:
+			return ws, r.shutdown(g, sessions)
+		case s := <-r.sessEnded:
 			// Run returns early only for invalid options; the config
 			// checks should have caught them.
-			_ = g.stop(nil)
-			if sess.err == nil {
-				sess.err = errors.New("xmpp connection ended")
+			err := s.err
+			if err == nil {
+				err = errors.New("xmpp connection ended")
 			}
-			return w, configError(fmt.Errorf("renren: %w", sess.err))
-		case <-g.finished:
-			if g.err == nil { // ctx ended meanwhile
-				return w, r.shutdown(g, sess)
+			for _, u := range g.units {
+				if u.sess == s && !u.dead {
+					u.fail = configError(fmt.Errorf("renren: %w", err))
+					u.cancel(u.fail)
+				}
 			}
-			g.mon.Stopped()
-			_ = sess.stop()
-			return w, stateError(fmt.Errorf("mirror: %w", g.err))
+		case u := <-g.ended:
+			u.dead = true
+			g.alive--
+			err := u.fail
+			if err == nil && u.err != nil {
+				err = stateError(fmt.Errorf("mirror: %w", u.err))
+			}
+			if err == nil {
+				if ctx.Err() != nil {
+					return ws, r.shutdown(g, sessions)
+				}
+				err = errors.New("mirror: ended")
+			}
+			u.mon.Stopped()
+			if g.alive == 0 {
+				g.cancel(nil)
+				<-g.notified
+				_ = stopSessions(sessions)
+				return ws, err
+			}
+			u.w.log.Error("mirror stopped; the other mirrors go on", zap.Error(err))
 		case <-r.e.reload:
-			ng, nw, sessNext, err := r.reload(ctx, w, g, sess)
+			ng, nws, nsess, err := r.reload(ctx, ws, g, sessions)
 			if err != nil {
-				return w, err
+				return ws, err
 			}
-			g, w, sess = ng, nw, sessNext
+			g, ws, sessions = ng, nws, nsess
 		}
 	}
 }
 
-// reload replaces generation g (built from w) with one built from the
+// reload replaces generation g (built from ws) with one built from the
 // config file as it is now. An invalid config is logged in one line and
-// the running generation stays. Otherwise g stops as at shutdown (its
-// status in flight finishes, its state is saved) and the new one starts
-// from the state it left; the XMPP session is kept when [renren] and
+// the running generation stays. Otherwise g stops as at shutdown (the
+// statuses in flight finish, the states are saved) and the new one starts
+// from the states it left; an XMPP session is kept when its [renren] and
 // [log] did not change. It returns an error only when g would not stop.
-func (r *runner) reload(ctx context.Context, w *wiring, g *generation, sess *session) (*generation, *wiring, *session, error) {
+func (r *runner) reload(ctx context.Context, ws []*wiring, g *generation, sessions map[string]*session) (*generation, []*wiring, map[string]*session, error) {
 	began := time.Now()
+	log := ws[0].base
 	// Reading the file may block where no context reaches (a FIFO, a hung
 	// mount): a SIGTERM meanwhile must still stop the running generation.
 	type loaded struct {
-		w   *wiring
+		ws  []*wiring
 		err error
 	}
 	res := make(chan loaded, 1)
 	go func() {
-		nw, err := r.reloadWiring(w)
-		res <- loaded{nw, err}
+		nws, err := r.reloadWirings(ws)
+		res <- loaded{nws, err}
 	}()
-	var nw *wiring
+	var nws []*wiring
 	var err error
 	select {
 	case l := <-res:
-		nw, err = l.w, l.err
+		nws, err = l.ws, l.err
 	case <-ctx.Done():
-		return g, w, sess, nil
+		return g, ws, sessions, nil
 	}
 	if err != nil {
-		w.log.Error("config not reloaded; the running config stays", zap.Error(err))
-		return g, w, sess, nil
+		log.Error("config not reloaded; the running config stays", zap.Error(err))
+		return g, ws, sessions, nil
 	}
-	keep := sameSession(w, nw)
 	if err := g.stop(errReload); err != nil {
-		nw.close()
-		_ = sess.stop()
-		return nil, w, nil, fmt.Errorf("reload: %w; exiting so that the service manager starts r2sync with the new config", err)
+		closeAll(nws)
+		_ = stopSessions(sessions)
+		return nil, ws, nil, fmt.Errorf("reload: %w; exiting so that the service manager starts r2sync with the new config", err)
 	}
-	if !keep {
-		if err := sess.stop(); err != nil {
-			w.log.Warn("xmpp session not closed", zap.Error(err))
-		}
-		sess = r.newSession(ctx, nw)
-	}
-	w.close()
-	ng, err := r.start(ctx, nw, sess)
+	g.stopped()
+	nsess, kept := r.openSessions(ctx, nws, sessions)
+	closeAll(ws)
+	ng, err := r.start(ctx, nws, nsess)
 	if err != nil {
-		_ = sess.stop()
-		return nil, nw, nil, err
+		_ = stopSessions(nsess)
+		return nil, nws, nil, stateError(err)
 	}
-	logSettings(nw, ng, "config reloaded",
-		zap.Bool("xmpp_session_kept", keep),
-		zap.Duration("took", time.Since(began)))
-	return ng, nw, sess, nil
+	for _, u := range ng.units {
+		logSettings(u.w, ng, "config reloaded",
+			zap.Bool("xmpp_session_kept", kept),
+			zap.Duration("took", time.Since(began)))
+	}
+	return ng, nws, nsess, nil
 }
 
-// reloadWiring reads the config file again. A change that needs a restart
-// makes it invalid: the run lock and the HTTP listener belong to the
-// process, not to one config.
-func (r *runner) reloadWiring(old *wiring) (*wiring, error) {
-	nw, err := wire(r.e, r.cfgPath)
+// reloadWirings reads the config file again and wires the mirrors this
+// process holds the state of. A change that needs a restart makes it
+// invalid: the run locks and the HTTP listener belong to the process, not
+// to one config.
+func (r *runner) reloadWirings(old []*wiring) ([]*wiring, error) {
+	all, err := wireMirrors(r.e, r.cfgPath)
 	if err != nil {
 		return nil, err
 	}
 	path := configPath(r.e, r.cfgPath)
-	for _, c := range []struct{ key, was, now string }{
-		{"state.file", old.cfg.State.File, nw.cfg.State.File},
-		{"http.listen", old.cfg.HTTP.Listen, nw.cfg.HTTP.Listen},
-	} {
-		if c.was != c.now {
-			nw.close()
-			return nil, configError(fmt.Errorf("%s: %s: changed from %q to %q, which needs a restart of r2sync", path, c.key, c.was, c.now))
+	fail := func(err error) ([]*wiring, error) {
+		closeAll(all)
+		return nil, configError(err)
+	}
+	if was, now := old[0].cfg.HTTP.Listen, all[0].cfg.HTTP.Listen; was != now {
+		return fail(fmt.Errorf("%s: http.listen: changed from %q to %q, which needs a restart of r2sync", path, was, now))
+	}
+	if len(all) == 1 && len(old) == 1 && all[0].name == old[0].name {
+		if was, now := old[0].cfg.State.File, all[0].cfg.State.File; was != now {
+			return fail(fmt.Errorf("%s: state.file: changed from %q to %q, which needs a restart of r2sync", path, was, now))
+		}
+		return all, nil
+	}
+	files := map[string]string{}
+	for _, w := range old {
+		files[w.name] = w.cfg.State.File
+	}
+	var ws []*wiring
+	var names []string
+	for _, w := range all {
+		names = append(names, w.name)
+		if !r.locked[w.name] {
+			continue
+		}
+		if files[w.name] != w.cfg.State.File {
+			return fail(fmt.Errorf("%s: mirror %q: state file changed from %q to %q, which needs a restart of r2sync", path, w.name, files[w.name], w.cfg.State.File))
+		}
+		ws = append(ws, w)
+	}
+	for name := range r.locked {
+		if !slices.Contains(names, name) {
+			return fail(fmt.Errorf("%s: mirror %q removed, which needs a restart of r2sync", path, name))
 		}
 	}
-	return nw, nil
+	if len(names) != len(r.locked) {
+		return fail(fmt.Errorf("%s: a mirror added, which needs a restart of r2sync", path))
+	}
+	return ws, nil
 }
 
-// shutdown stops g, then the session: the status in flight finishes before
-// the session says goodbye.
-func (r *runner) shutdown(g *generation, sess *session) error {
+// shutdown stops g, then the sessions: the statuses in flight finish
+// before the sessions say goodbye.
+func (r *runner) shutdown(g *generation, sessions map[string]*session) error {
 	err := g.stop(nil)
-	g.mon.Stopped()
-	if serr := sess.stop(); err == nil {
+	g.stopped()
+	if serr := stopSessions(sessions); err == nil {
 		err = serr
 	}
 	return err
 }
 
-// logSettings logs msg with what the daemon runs with.
+// logSettings logs msg with what a mirror runs with.
 func logSettings(w *wiring, g *generation, msg string, fields ...zap.Field) {
 	cfg, tw := w.cfg, w.twitter
 	w.log.Info(msg, append([]zap.Field{

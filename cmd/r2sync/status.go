@@ -23,15 +23,26 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	flags := newFlagSet(e, "status", "[--config FILE]",
 		"Describe the state file in words: what was mirrored last and when, and\nwhich statuses wait for delivery. With [http] listen set, also ask the\nrunning daemon whether it is ready.")
 	cfgPath := configFlag(flags)
+	mirror := mirrorFlag(flags)
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() != 0 {
 		return usageError("unexpected argument %q", flags.Arg(0))
 	}
-	cfg, _, err := peekConfig(e, *cfgPath)
+	cfg, path, err := peekConfig(e, *cfgPath)
 	if err != nil {
 		return err
+	}
+	if ms := cfg.Mirrors(); len(ms) > 1 || ms[0].Name != mirrorName || *mirror != "" {
+		if *mirror == "" {
+			return writeMirrorRows(ctx, e, cfg)
+		}
+		m, err := pickMirror(cfg, path, *mirror)
+		if err != nil {
+			return err
+		}
+		cfg.State.File = m.StateFile
 	}
 	if cfg.State.File == "" {
 		return configError(errors.New("state.file is empty"))

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,6 +44,11 @@ type wiring struct {
 	xmpp     renren.Options
 	caPEM    []byte // renren.ca_file's content, to tell whether a reload changed it
 	store    *statefile.Store
+	// name names the mirror (mirrorName for the top-level layout); base
+	// is the process logger without the mirror field, for daemon.Config,
+	// which adds the field from the name itself (mirrors.go).
+	name string
+	base *zap.Logger
 }
 
 // wire loads the config named by cfgPath and builds the logger and the
@@ -67,7 +73,7 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, configError(err)
 	}
-	tw, err := newTwitter(cfg.Twitter, log)
+	tw, err := newTwitter(cfg.Twitter, log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +81,7 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File)}, nil
+	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File), name: mirrorName, base: log}, nil
 }
 
 func (w *wiring) close() { _ = w.log.Sync() }
@@ -83,7 +89,9 @@ func (w *wiring) close() { _ = w.log.Sync() }
 // newTwitter builds the Twitter client from the [twitter] section: the
 // one place that picks API v2 or v1.1, as twitter.api and
 // twitter.api_base say (see twitter.ResolveAPI).
-func newTwitter(c config.Twitter, log *zap.Logger) (twitterSource, error) {
+// rt is the shared HTTP transport of the API host, or nil for one of its
+// own.
+func newTwitter(c config.Twitter, log *zap.Logger, rt http.RoundTripper) (twitterSource, error) {
 	api, base, err := twitter.ResolveAPI(c.API, c.APIBase)
 	if err != nil {
 		return nil, configError(fmt.Errorf("twitter: %w", err))
@@ -97,6 +105,7 @@ func newTwitter(c config.Twitter, log *zap.Logger) (twitterSource, error) {
 		AccessSecret:    c.AccessSecret.Value(),
 		Timeout:         c.Timeout.Duration,
 		Logger:          log,
+		Transport:       rt,
 	}
 	var src twitterSource
 	if api == twitter.APIv2 {
@@ -158,7 +167,7 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 // reporting to obs: the one place `run` and `demo` get theirs from.
 func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
 	return daemon.NewMirror(daemon.Config{
-		Name:         mirrorName,
+		Name:         w.name,
 		Source:       w.twitter,
 		SourceName:   sourceName,
 		Sink:         sink,
@@ -166,7 +175,7 @@ func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror
 		Renderer:     w.renderer,
 		Filter:       newFilter(w.cfg.Sync),
 		PollInterval: w.cfg.Twitter.PollInterval.Duration,
-		Logger:       w.log,
+		Logger:       w.base,
 		Observer:     obs,
 	})
 }
