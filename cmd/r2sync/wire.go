@@ -51,16 +51,6 @@ type wiring struct {
 	base *zap.Logger
 }
 
-// wire loads the config named by cfgPath and builds the logger and the
-// adapters. Every failure is a config error (exit 78). Call close when done.
-func wire(e *env, cfgPath string) (*wiring, error) {
-	cfg, path, err := loadConfig(e, cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	return wireConfig(e, path, cfg)
-}
-
 // wireConfig builds the renderer, the logger and the adapters of cfg,
 // read from path (which errors name). `run` and `demo` both build their
 // mirror from what it returns.
