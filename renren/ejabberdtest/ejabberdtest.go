@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 	"github.com/r2sync/r2sync/renren/renrentest"
 )
 
@@ -256,7 +257,7 @@ func (s *Server) waitReady(p *process, logOffset int64) error {
 			return fmt.Errorf("ejabberd exited during startup: %v", p.err)
 		default:
 		}
-		if bytes.Contains(readFrom(s.logPath, logOffset), []byte("eaddrinuse")) {
+		if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("eaddrinuse")) {
 			return errPortInUse
 		}
 		if lastErr = s.probe(); lastErr == nil {
@@ -329,26 +330,15 @@ func lookup() (erl, libs string, err error) {
 	return erl, filepath.Dir(filepath.Dir(filepath.Dir(apps[0]))), nil
 }
 
-func inCI() bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("CI"))) {
-	case "true", "1", "yes":
-		return true
-	}
-	return false
-}
-
 func skipOrFatal(tb testing.TB, err error) {
 	tb.Helper()
-	if inCI() {
-		tb.Fatalf("ejabberdtest: %v; CI must install the ejabberd package (see .ci/run)", err)
-	}
-	tb.Skipf("ejabberdtest: %v; install it to run this integration test (apt-get install ejabberd); under CI=true this is a failure", err)
+	serverproc.SkipOrFatal(tb, "ejabberdtest", "CI must install the ejabberd package (see .ci/run)", "apt-get install ejabberd", err)
 }
 
 // logTail returns the end of ejabberd's log and of the VM's own output.
 func (s *Server) logTail() string {
 	tail := func(path string, n int) string {
-		lines := strings.Split(strings.TrimRight(string(readFrom(path, 0)), "\n"), "\n")
+		lines := strings.Split(strings.TrimRight(string(serverproc.ReadFrom(path, 0)), "\n"), "\n")
 		if len(lines) > n {
 			lines = lines[len(lines)-n:]
 		}
@@ -363,12 +353,4 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-func readFrom(path string, off int64) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil || int64(len(b)) <= off {
-		return nil
-	}
-	return b[off:]
 }

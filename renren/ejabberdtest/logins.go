@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"regexp"
 	"time"
+
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 )
 
 // register creates an account through ejabberd's HTTP API, which the
@@ -50,7 +52,7 @@ var acceptedRe = regexp.MustCompile(`Accepted c2s (\S+) authentication for (\S+)
 // Logins returns the successful logins in ejabberd's log so far.
 func (s *Server) Logins() []Login {
 	var out []Login
-	for _, m := range acceptedRe.FindAllSubmatch(readFrom(s.logPath, 0), -1) {
+	for _, m := range acceptedRe.FindAllSubmatch(serverproc.ReadFrom(s.logPath, 0), -1) {
 		out = append(out, Login{Mechanism: string(m[1]), JID: string(m[2])})
 	}
 	return out

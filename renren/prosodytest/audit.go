@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 )
 
 // auditModule is a Prosody module of prosodytest's own that logs the SASL
@@ -40,7 +42,7 @@ type SASLLogin struct {
 // SASLLogins returns the logins the audit module has logged so far.
 func (s *Server) SASLLogins() []SASLLogin {
 	var out []SASLLogin
-	for _, line := range bytes.Split(readFrom(s.logPath, 0), []byte("\n")) {
+	for _, line := range bytes.Split(serverproc.ReadFrom(s.logPath, 0), []byte("\n")) {
 		_, rest, ok := bytes.Cut(line, []byte("r2sync-sasl-audit "))
 		if !ok {
 			continue

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 )
 
 // The Prosody process: launching it, waiting until it serves, stopping it
@@ -112,7 +114,7 @@ func (s *Server) waitReady(p *process, logOffset int64) error {
 			return fmt.Errorf("prosody exited during startup: %v", p.err)
 		default:
 		}
-		if bytes.Contains(readFrom(s.logPath, logOffset), []byte("Failed to open server port")) {
+		if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("Failed to open server port")) {
 			return fmt.Errorf("%w: port %d", errPortInUse, s.port)
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, time.Now().Add(3*time.Second)))
@@ -148,30 +150,11 @@ func (s *Server) waitReady(p *process, logOffset int64) error {
 // for failure messages.
 func (s *Server) logTail() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "--- last %d lines of %s ---\n%s", logTailLines, s.logPath, tailLines(s.logPath, logTailLines))
-	if out := tailLines(s.outPath, 30); strings.TrimSpace(out) != "" {
+	fmt.Fprintf(&b, "--- last %d lines of %s ---\n%s", logTailLines, s.logPath, serverproc.TailLines(s.logPath, logTailLines))
+	if out := serverproc.TailLines(s.outPath, 30); strings.TrimSpace(out) != "" {
 		fmt.Fprintf(&b, "--- prosody stdout/stderr (%s) ---\n%s", s.outPath, out)
 	}
 	return b.String()
-}
-
-func tailLines(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)\n", err)
-	}
-	lines := strings.SplitAfter(string(data), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s := strings.Join(lines, "")
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return s
 }
 
 func fileSize(path string) int64 {
@@ -180,21 +163,6 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-func readFrom(path string, off int64) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() <= off {
-		return nil
-	}
-	buf := make([]byte, fi.Size()-off)
-	n, _ := f.ReadAt(buf, off)
-	return buf[:n]
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 	"github.com/r2sync/r2sync/renren/renrentest"
 )
 
@@ -328,23 +329,9 @@ func (s *Server) writeConfig() error {
 	return os.WriteFile(s.cfgPath, []byte(cfg), 0o644)
 }
 
-// inCI reports whether the tests run under CI, where skipping is not
-// allowed. CI=true is what GitHub Actions, GitLab CI and .ci/run set; "1"
-// and "yes" are accepted too.
-func inCI() bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("CI"))) {
-	case "true", "1", "yes":
-		return true
-	}
-	return false
-}
-
 func skipOrFatal(tb testing.TB, err error) {
 	tb.Helper()
-	if inCI() {
-		tb.Fatalf("prosodytest: %v; CI must install the prosody package (apt-get install prosody lua-sec, see .ci/run)", err)
-	}
-	tb.Skipf("prosodytest: %v; install it to run this integration test (apt-get install prosody lua-sec); under CI=true this is a failure", err)
+	serverproc.SkipOrFatal(tb, "prosodytest", "CI must install the prosody package (apt-get install prosody lua-sec, see .ci/run)", "apt-get install prosody lua-sec", err)
 }
 
 func validateDomain(d string) error {

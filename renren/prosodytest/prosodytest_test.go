@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/r2sync/r2sync/renren/internal/serverproc"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -327,8 +329,8 @@ func TestInvalidOptions(t *testing.T) {
 func TestInCI(t *testing.T) {
 	for v, want := range map[string]bool{"true": true, "TRUE": true, "1": true, "": false, "false": false, "0": false} {
 		t.Setenv("CI", v)
-		if inCI() != want {
-			t.Errorf("CI=%q: inCI() = %v", v, !want)
+		if serverproc.InCI() != want {
+			t.Errorf("CI=%q: serverproc.InCI() = %v", v, !want)
 		}
 	}
 }
