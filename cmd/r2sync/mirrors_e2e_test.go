@@ -127,8 +127,11 @@ var mirrorTargets = map[string]string{"alice": jidA, "bob": jidB, "carol": jidB}
 func (mw *mirrorsWorld) waitDelivered(t *testing.T, name string, n int, timeout time.Duration) time.Duration {
 	t.Helper()
 	began := time.Now()
+	// Distinct statuses: after a kill -9 the one in flight may come
+	// twice, and counting it would stop the wait before the last one.
 	waitFor(t, fmt.Sprintf("%d statuses of mirror %s", n, name), timeout, func() bool {
-		return len(mw.statusesOf(mirrorTargets[name], name)) >= n
+		distinct, _ := dedupe(mw.statusesOf(mirrorTargets[name], name))
+		return len(distinct) >= n
 	})
 	return time.Since(began)
 }
