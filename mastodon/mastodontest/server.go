@@ -91,6 +91,7 @@ type Server struct {
 	windows  map[string]*rateWindow // by token
 	streams  map[*stream]struct{}
 	connects int
+	beats    int
 	silent   bool
 }
 

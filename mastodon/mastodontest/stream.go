@@ -127,6 +127,9 @@ func (s *Server) streamUser(rw http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fl.Flush()
+			s.mu.Lock()
+			s.beats++
+			s.mu.Unlock()
 		}
 	}
 }
@@ -155,6 +158,14 @@ func (s *Server) StreamConnects() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connects
+}
+
+// Heartbeats is how many heartbeat comments the server has sent, on all
+// streams together.
+func (s *Server) Heartbeats() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.beats
 }
 
 // OpenStreams is how many user streams are open.
