@@ -104,7 +104,16 @@ type HTTP struct {
 	// Listen is the "host:port" to serve on, e.g. "127.0.0.1:9479"; ""
 	// turns the endpoints off.
 	Listen string `toml:"listen"`
+	// TokenFile holds the bearer token that every request but /healthz
+	// and /readyz must carry; required when Listen is not a loopback
+	// address (the status page shows status texts).
+	TokenFile string `toml:"token_file"`
+	// Token is TokenFile's content, read by ResolveSecrets.
+	Token Secret `toml:"-"`
 }
+
+// MinTokenLength is the shortest http.token_file token accepted.
+const MinTokenLength = 16
 
 // MaxFileSize bounds what r2sync reads of a config file or a file it
 // names (ca_file): a path such as /dev/zero must be an error, not a read
@@ -307,6 +316,12 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 
 // resolveSecrets is ResolveSecrets for the keys that want accepts.
 func (c *Config) resolveSecrets(dir string, getenv func(string) string, want func(key string) bool) error {
+	if want("http.token") {
+		tok := secretField{"http.token", &c.HTTP.Token, &c.HTTP.TokenFile}
+		if err := tok.resolve("", dir, getenv, secretFiles{}); err != nil {
+			return err
+		}
+	}
 	if c.multi() {
 		return c.resolveMirrorSecrets(dir, getenv, want)
 	}

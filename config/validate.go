@@ -199,6 +199,12 @@ func (c *Config) globalProblems() []string {
 	if c.HTTP.Listen != "" && !validListen(c.HTTP.Listen) {
 		add("http.listen", "must be host:port with a port from 1 to 65535, such as \"127.0.0.1:9479\"", c.HTTP.Listen)
 	}
+	if c.HTTP.Listen != "" && validListen(c.HTTP.Listen) && c.HTTP.TokenFile == "" && !LoopbackListen(c.HTTP.Listen) {
+		probs = append(probs, fmt.Sprintf("http.token_file: required when http.listen is not a loopback address (got listen %q): the status page shows status texts", c.HTTP.Listen))
+	}
+	if c.HTTP.TokenFile != "" && c.HTTP.Token != "" && len(c.HTTP.Token.Value()) < MinTokenLength {
+		probs = append(probs, fmt.Sprintf("http.token_file: the token in %s must be at least %d characters (got %d)", c.HTTP.TokenFile, MinTokenLength, len(c.HTTP.Token.Value())))
+	}
 	return probs
 }
 
@@ -245,6 +251,21 @@ func portProblem(port string) string {
 		return fmt.Sprintf("port %s out of range 1-65535", port)
 	}
 	return ""
+}
+
+// LoopbackListen reports whether the listen address addr binds to a
+// loopback address only: "localhost" or a loopback IP. ":port", 0.0.0.0,
+// [::] and every other name count as reachable from elsewhere.
+func LoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validListen accepts "host:port" and ":port" with a numeric port.
