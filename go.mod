@@ -14,6 +14,7 @@ require (
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
 	golang.org/x/sync v0.22.0
+	gopkg.in/yaml.v3 v3.0.1
 	gosrc.io/xmpp v0.5.1
 )
 
