@@ -15,15 +15,25 @@ import (
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "run", "[--config FILE]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
 	cfgPath := configFlag(fs)
+	shardSpec, shardCount := shardFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sh, err := resolveShard(e, *shardSpec, *shardCount)
+	if err != nil {
 		return err
 	}
 	all, err := wireMirrors(e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	base := all[0].base
-	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}
+	base, httpCfg := all[0].base, all[0].cfg.HTTP
+	if all = ownMirrors(all, sh); len(all) == 0 {
+		defer func() { _ = base.Sync() }()
+		return idleShard(ctx, httpCfg, base, sh)
+	}
+	logArrivals(all, sh)
+	r := &runner{e: e, cfgPath: *cfgPath, shard: sh, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}
 	// One daemon per state file, for its whole life: two would each
 	// deliver the same pending status. A state that cannot be saved, or
 	// a corrupt one, stops its mirror before it connects anywhere; the
@@ -232,6 +242,11 @@ func (r *runner) reloadWirings(old []*wiring) ([]*wiring, error) {
 	if was, now := old[0].cfg.HTTP.Listen, all[0].cfg.HTTP.Listen; was != now {
 		return fail(fmt.Errorf("%s: http.listen: changed from %q to %q, which needs a restart of r2sync", path, was, now))
 	}
+	if was, now := old[0].cfg.HTTP.Token, all[0].cfg.HTTP.Token; was != now {
+		return fail(fmt.Errorf("%s: http.token_file: the token changed, which needs a restart of r2sync", path))
+	}
+	// The shard's mirrors only; the others' run locks are not ours.
+	all = ownMirrors(all, r.shard)
 	if len(all) == 1 && len(old) == 1 && all[0].name == old[0].name {
 		if was, now := old[0].cfg.State.File, all[0].cfg.State.File; was != now {
 			return fail(fmt.Errorf("%s: state.file: changed from %q to %q, which needs a restart of r2sync", path, was, now))
