@@ -46,7 +46,7 @@ footer{margin-top:1em;color:#888;font-size:.85em}
 {{else}}<tr><td colspan="9" class="muted">no mirrors</td></tr>
 {{end}}</tbody>
 </table>
-<footer>r2sync {{.Version}} · <a href="api/mirrors">JSON</a> · <a href="metrics">metrics</a></footer>
+<footer>{{.Version}} · <a href="api/mirrors">JSON</a> · <a href="metrics">metrics</a></footer>
 </body>
 </html>
 `
