@@ -27,8 +27,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, httpCfg := all[0].base, all[0].cfg.HTTP
-	if all = ownMirrors(all, sh); len(all) == 0 {
+	base, httpCfg, total := all[0].base, all[0].cfg.HTTP, len(all)
+	if all = ownMirrors(all, sh); sh != nil {
+		base.Info("running one shard of the mirrors", zap.Stringer("shard", sh), zap.Int("mirrors", len(all)), zap.Int("of_mirrors", total))
+	}
+	if len(all) == 0 {
 		defer func() { _ = base.Sync() }()
 		return idleShard(ctx, httpCfg, base, sh)
 	}

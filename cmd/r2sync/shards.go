@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"go.uber.org/zap"
@@ -30,14 +31,16 @@ func shardFlags(fs *flag.FlagSet) (spec *string, count *int) {
 // runs every mirror.
 func resolveShard(e *env, spec string, count int) (*shard.Shard, error) {
 	bad := func(err error) error { return usageError("--shard: %v", err) }
-	if spec == "" {
+	fromFlag := spec != ""
+	if !fromFlag {
 		spec = e.getenv("R2SYNC_SHARD")
 		bad = func(err error) error { return configError(fmt.Errorf("R2SYNC_SHARD: %w", err)) }
 	}
 	if spec == "" {
 		return nil, nil
 	}
-	if count == 0 {
+	// A flag with its own /N wins over the environment's count.
+	if count == 0 && !(fromFlag && strings.Contains(spec, "/")) {
 		if v := e.getenv("R2SYNC_SHARDS"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

@@ -34,6 +34,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.HTTP.Token = peekToken(e, path, cfg.HTTP)
 	if ms := cfg.Mirrors(); len(ms) > 1 || ms[0].Name != mirrorName || *mirror != "" {
 		if *mirror == "" {
 			return writeMirrorRows(ctx, e, cfg)

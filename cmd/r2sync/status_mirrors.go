@@ -26,7 +26,7 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	sessionUp, lastErr, daemonState := map[string]string{}, map[string]string{}, ""
 	if cfg.HTTP.Listen != "" {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"))
+		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"), cfg.HTTP.Token.Value())
 		if err == nil && code == 200 {
 			sessionUp = sessionGauges(body)
 			daemonState = "ready"
@@ -34,6 +34,8 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 				daemonState = "not ready"
 				lastErr = readyErrors(rbody)
 			}
+		} else if err == nil && code == http.StatusUnauthorized {
+			daemonState = "refused the request at " + endpointURL(cfg.HTTP.Listen, "/metrics") + ": the token of http.token_file is missing, unreadable or wrong"
 		} else {
 			daemonState = "not reachable at " + endpointURL(cfg.HTTP.Listen, "/metrics") + " (is it running?)"
 		}
@@ -122,10 +124,14 @@ func readyErrors(body string) map[string]string {
 const maxMetricsBody = 32 << 20
 
 // httpGetAll is httpGet with the whole body, up to maxMetricsBody.
-func httpGetAll(ctx context.Context, url string) (int, string, error) {
+// A token, when set, goes as the bearer token of http.token_file.
+func httpGetAll(ctx context.Context, url, token string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"path/filepath"
 	"strings"
 
+	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statuspage"
 )
@@ -77,4 +79,22 @@ func (s sentSink) SetStatus(ctx context.Context, text string) error {
 		s.sent(text)
 	}
 	return err
+}
+
+// peekToken reads http.token_file for a client beside the daemon
+// (`status`), relative paths as the daemon resolves them; "" when there
+// is none or it cannot be read: the daemon's 401 then says why.
+func peekToken(e *env, path string, c config.HTTP) config.Secret {
+	if c.TokenFile == "" {
+		return ""
+	}
+	dir := filepath.Dir(path)
+	if cd := e.getenv("CREDENTIALS_DIRECTORY"); cd != "" {
+		dir = cd
+	}
+	b, err := config.ReadFileMax(config.SecretFile(dir, c.TokenFile), 64<<10)
+	if err != nil {
+		return ""
+	}
+	return config.Secret(strings.TrimRight(string(b), "\r\n"))
 }

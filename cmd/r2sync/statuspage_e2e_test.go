@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,12 @@ func TestStatusPageE2E(t *testing.T) {
 			m.Mirrored != 1 || m.Pending != 0 || !m.Ready || sum != 1 || len(m.Hourly) != 24 || (want.name == "alice") != (m.Skipped["reply"] == 1) {
 			t.Errorf("api row %d: %+v (last status %+v), want %+v", i, m, m.LastStatus, want)
 		}
+	}
+
+	// `r2sync status` beside the daemon reads the token file too.
+	code, out, errOut := r2sync(t, "status", "--config", mw.config)
+	if code != 0 || !strings.Contains(out, "daemon: ready") || !regexp.MustCompile(`(?m)^alice .* up `).MatchString(out) {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// Chromium without the token is refused like any client.
