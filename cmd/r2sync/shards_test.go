@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon/health"
@@ -152,5 +155,37 @@ func TestSourceAccount(t *testing.T) {
 		if got := sourceAccount(w); got != want {
 			t.Errorf("sourceAccount(%q) = %q, want %q", tok, got, want)
 		}
+	}
+}
+
+// A shard without mirrors is live and ready (a StatefulSet's rollout
+// waits for every pod) and keeps the token rule.
+func TestIdleShard(t *testing.T) {
+	listen := closedPort(t)
+	const token = "idle-token-0123456789"
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- idleShard(ctx, config.HTTP{Listen: listen, Token: token}, zap.NewNop(), &shard.Shard{Index: 3, Count: 4})
+	}()
+	var code int
+	var body string
+	waitFor(t, "the idle shard's /readyz", 10*time.Second, func() bool {
+		var err error
+		code, body, err = httpGet(ctx, "http://"+listen+"/readyz")
+		return err == nil
+	})
+	if code != http.StatusOK || body != "ok: no mirror on shard 3/4" {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	if code, _, _ := httpGetAll(ctx, "http://"+listen+"/api/mirrors", ""); code != http.StatusUnauthorized {
+		t.Errorf("/api/mirrors without the token = %d", code)
+	}
+	if code, body, _ := httpGetAll(ctx, "http://"+listen+"/api/mirrors", token); code != http.StatusOK || !strings.Contains(body, `"mirrors": []`) {
+		t.Errorf("/api/mirrors = %d %s", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("idleShard: %v", err)
 	}
 }
