@@ -75,12 +75,22 @@ type Renren struct {
 	FeedLog           string         `toml:"feed_log"`
 }
 
-// Sync is the [sync] section: which tweets become statuses, and how.
+// Sync is the [sync] section: which posts become statuses, and how. The
+// filter keys are checked in config/sync.go.
 type Sync struct {
 	Template        string `toml:"template"`
 	IncludeReplies  bool   `toml:"include_replies"`
 	IncludeRetweets bool   `toml:"include_retweets"`
 	MaxLength       int    `toml:"max_length"`
+
+	SkipTags      []string `toml:"skip_tags"`
+	OnlyTags      []string `toml:"only_tags"`
+	StripTags     bool     `toml:"strip_tags"`
+	SkipPattern   string   `toml:"skip_pattern"`
+	OnlyPattern   string   `toml:"only_pattern"`
+	SkipOlderThan Duration `toml:"skip_older_than"`
+	// MaxPerHour caps statuses per hour, spaced evenly; 0 means no cap.
+	MaxPerHour int `toml:"max_per_hour"`
 }
 
 // State is the [state] section.

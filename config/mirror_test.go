@@ -71,7 +71,7 @@ func TestPreviousReleaseConfig(t *testing.T) {
 	}
 	// The fields cmd reads until it runs many mirrors say the same.
 	if !reflect.DeepEqual(cfg.Twitter, want.Twitter) || !reflect.DeepEqual(cfg.Renren, want.Renren) ||
-		cfg.Sync != want.Sync || cfg.State.File != want.StateFile {
+		!reflect.DeepEqual(cfg.Sync, want.Sync) || cfg.State.File != want.StateFile {
 		t.Errorf("top-level sections differ from the mirror: %+v", cfg)
 	}
 	// Once its secrets are in, it is valid, and the mirror follows the

@@ -164,6 +164,7 @@ func (c *Mirror) problems(sc scope) []string {
 	if c.Sync.MaxLength < 0 {
 		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
 	}
+	probs = append(probs, c.Sync.filterProblems(sc)...)
 
 	switch f := c.StateFile; {
 	case f == "":

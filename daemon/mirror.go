@@ -29,23 +29,6 @@ const MaxPollWait = 20 * time.Minute
 // that never answers cannot stop the poller for good.
 const PollTimeout = 5 * time.Minute
 
-// Filter says which posts become statuses.
-type Filter struct {
-	IncludeReplies bool // replies to other accounts; replies to oneself always pass
-	IncludeReposts bool
-}
-
-// skipReason returns why p is not mirrored, or "" when it is.
-func (f Filter) skipReason(p Post) string {
-	switch {
-	case p.Repost && !f.IncludeReposts:
-		return "repost"
-	case p.Reply && !f.IncludeReplies:
-		return "reply"
-	}
-	return ""
-}
-
 // DefaultSourceName is the Config.SourceName of a Config without one.
 const DefaultSourceName = "default"
 
