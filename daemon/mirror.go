@@ -41,11 +41,14 @@ type Config struct {
 	// SourceName keys the source's cursor and claims in the State; it
 	// must stay the same for the life of the state file. Empty means
 	// DefaultSourceName.
-	SourceName   string
-	Sink         Sink
-	Store        Store
-	Renderer     *Renderer
-	Filter       Filter
+	SourceName string
+	Sink       Sink
+	Store      Store
+	Renderer   *Renderer
+	Filter     Filter
+	// MaxPerHour caps deliveries: at most one per hour/MaxPerHour, the
+	// rest wait in the queue, in order. 0 means no cap.
+	MaxPerHour   int
 	PollInterval time.Duration
 	Logger       *zap.Logger
 	// Observer hears every poll, skip and delivery; nil means none.
