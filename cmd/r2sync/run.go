@@ -13,14 +13,18 @@ import (
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "run", "[--config FILE]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
+	fs := newFlagSet(e, "run", "[--config FILE] [--dry-run]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
 	cfgPath := configFlag(fs)
+	dryRun := fs.Bool("dry-run", false, "log each status instead of setting it: no XMPP login, and the state file is neither created nor changed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	all, err := wireMirrors(e, *cfgPath)
 	if err != nil {
 		return err
+	}
+	if *dryRun {
+		return runDry(ctx, all)
 	}
 	base := all[0].base
 	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}

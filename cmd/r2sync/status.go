@@ -34,6 +34,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	name := mirrorName
 	if ms := cfg.Mirrors(); len(ms) > 1 || ms[0].Name != mirrorName || *mirror != "" {
 		if *mirror == "" {
 			return writeMirrorRows(ctx, e, cfg)
@@ -42,7 +43,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		cfg.State.File = m.StateFile
+		cfg.State.File, name = m.StateFile, m.Name
 	}
 	if cfg.State.File == "" {
 		return configError(errors.New("state.file is empty"))
@@ -71,6 +72,13 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, "daemon:\tready\n")
 		default:
 			fmt.Fprintf(w, "daemon:\tnot ready: %s\n", body)
+		}
+		if err == nil {
+			mctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if code, body, err := httpGetAll(mctx, endpointURL(cfg.HTTP.Listen, "/metrics")); err == nil && code == 200 {
+				fmt.Fprintf(w, "skipped:\t%s since the daemon started\n", describeSkips(skipCounts(body)[name]))
+			}
+			cancel()
 		}
 	}
 	return w.Flush()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"go.uber.org/zap"
@@ -156,22 +157,46 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 // newMirror builds the mirror of w's config and adapters on sink,
 // reporting to obs: the one place `run` and `demo` get theirs from.
 func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
+	return w.newMirrorOn(w.store, sink, obs)
+}
+
+// newMirrorOn is newMirror on another store: `run --dry-run` and
+// `preview` keep the state file untouched.
+func (w *wiring) newMirrorOn(store daemon.Store, sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
 	return daemon.NewMirror(daemon.Config{
 		Name:         w.name,
 		Source:       w.twitter,
 		SourceName:   sourceName,
 		Sink:         sink,
-		Store:        w.store,
+		Store:        store,
 		Renderer:     w.renderer,
 		Filter:       newFilter(w.cfg.Sync),
+		MaxPerHour:   w.cfg.Sync.MaxPerHour,
 		PollInterval: w.cfg.Twitter.PollInterval.Duration,
 		Logger:       w.base,
 		Observer:     obs,
 	})
 }
 
+// newFilter builds the daemon's filter from the [sync] keys, which
+// config.Validate has checked, so the patterns compile. Were one not to,
+// the filter fails closed: every post is skipped, never every post sent.
 func newFilter(c config.Sync) daemon.Filter {
-	return daemon.Filter{IncludeReplies: c.IncludeReplies, IncludeReposts: c.IncludeRetweets}
+	skip, err1 := config.CompilePattern(c.SkipPattern)
+	only, err2 := config.CompilePattern(c.OnlyPattern)
+	if err1 != nil || err2 != nil {
+		skip = regexp.MustCompile(``) // a constant that matches every text
+	}
+	return daemon.Filter{
+		IncludeReplies: c.IncludeReplies,
+		IncludeReposts: c.IncludeRetweets,
+		SkipTags:       c.SkipTags,
+		OnlyTags:       c.OnlyTags,
+		StripTags:      c.StripTags,
+		SkipPattern:    skip,
+		OnlyPattern:    only,
+		SkipOlderThan:  c.SkipOlderThan.Duration,
+	}
 }
 
 // xmppSink is a session's renren.Conn as the mirror's sink, with the
