@@ -28,7 +28,9 @@ func (s Sync) filterProblems(sc scope) []string {
 		}
 		for i, t := range k.tags {
 			if p := tagProblem(t); p != "" {
-				addf(fmt.Sprintf("%s[%d]", k.key, i), "%s (got %q)", p, t)
+				// sc names the list (top level or the mirror's); the
+				// index follows.
+				probs = append(probs, fmt.Sprintf("%s[%d]: %s (got %q)", sc.key(k.key), i, p, t))
 			}
 		}
 	}

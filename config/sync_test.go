@@ -97,6 +97,16 @@ func TestSyncFilterPerMirror(t *testing.T) {
 	if !slices.Equal(b.SkipTags, []string{"noxp"}) || b.OnlyTags != nil || b.MaxPerHour != 60 {
 		t.Errorf("bob %+v", b)
 	}
+	// A bad top-level value that both inherit is one problem, named
+	// where it is fixed.
+	inherited := strings.Replace(content, `skip_tags = ["noxp"]`, `skip_tags = ["no xp"]`, 1)
+	cfg, err = config.Parse(strings.NewReader(inherited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || err.Error() != `sync.skip_tags[0]: must be one word, without spaces or a second '#' (got "no xp")` {
+		t.Errorf("Validate() = %v", err)
+	}
 	bad := strings.Replace(content, `only_tags = ["xp"]`, `skip_pattern = "a("`, 1)
 	cfg, err = config.Parse(strings.NewReader(bad))
 	if err != nil {

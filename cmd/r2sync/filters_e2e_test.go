@@ -142,12 +142,18 @@ func previewLines(t *testing.T, out string) (statuses, skips []string) {
 	return statuses, skips
 }
 
-// TestDryRunSendsNothing: `run --dry-run` logs the statuses it would set,
-// never logs in (the watcher sees no presence from the account) and
-// leaves no state file, nor anything beside it.
+// TestDryRunSendsNothing: `preview` and `run --dry-run` send nothing:
+// the dry run logs the statuses it would set, never logs in (the watcher
+// sees no presence from the account), and neither leaves a state file,
+// nor anything beside it.
 func TestDryRunSendsNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "v2", filterConfig)
+	w.server.AddTweet(twittertest.Tweet{Text: "before the dry run #xp"})
+	code, out, stderr := r2sync(t, "preview", "--config", w.config, "--count", "3")
+	if code != 0 || !strings.HasSuffix(out, "\"[r2] before the dry run\"\n1 of 1 posts would become statuses\n") {
+		t.Errorf("preview: exit %d\n%s%s", code, out, stderr)
+	}
 	d := w.start("--dry-run")
 	waitFor(t, "the dry run to start", 30*time.Second, func() bool {
 		return strings.Contains(d.out.String(), "r2sync starting a dry run")
@@ -181,7 +187,7 @@ func TestDryRunSendsNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(w.state)); !errors.Is(err, fs.ErrNotExist) {
 		files, _ := filepath.Glob(filepath.Join(filepath.Dir(w.state), "*"))
-		t.Errorf("the dry run left %v (stat: %v); want no state directory", files, err)
+		t.Errorf("preview and the dry run left %v (stat: %v); want no state directory", files, err)
 	}
 }
 
