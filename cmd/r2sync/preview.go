@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -37,6 +38,9 @@ func cmdPreview(ctx context.Context, e *env, args []string) error {
 	// ones `run` would queue.
 	m := w.newMirrorOn(&memStore{}, dryRunSink{log: w.log}, nil)
 	plan, err := m.Preview(ctx, *count)
+	if errors.Is(err, daemon.ErrNoRecent) {
+		return fmt.Errorf("preview: the %s source cannot list its newest posts yet", sourceKindOf(w.kind))
+	}
 	if err != nil {
 		return fmt.Errorf("preview: %w", err)
 	}
