@@ -153,3 +153,16 @@ func TestPollSkipsWithReasonAndDetail(t *testing.T) {
 		t.Fatalf("log of post 3: %v; want pattern=secret", e)
 	}
 }
+
+// BenchmarkFilterCheck is the filter's cost per post with every key set,
+// on a tweet-sized text: it runs on the path from timeline to presence.
+func BenchmarkFilterCheck(b *testing.B) {
+	f := daemon.Filter{SkipTags: []string{"noxp", "nomirror"}, OnlyTags: []string{"xp", "同步"}, StripTags: true,
+		SkipPattern: regexp.MustCompile(`(?i)\bspoiler\b`), OnlyPattern: regexp.MustCompile(`^[^!]`), SkipOlderThan: time.Hour}
+	p := daemon.Post{Text: "reading https://xmpp.org/rfcs/rfc6121.html today with friends, more to come #go #xp", CreatedAt: filterNow.Add(-time.Minute)}
+	for b.Loop() {
+		if _, v := f.Check(p, filterNow); v.Reason != "" {
+			b.Fatal(v)
+		}
+	}
+}
