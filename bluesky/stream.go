@@ -1,0 +1,210 @@
+package bluesky
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/r2sync/r2sync/daemon"
+)
+
+const (
+	// readLimit caps one Jetstream message: a post record is at most a
+	// few kilobytes of JSON (3,000 bytes of text, facets, an embed).
+	readLimit = 1 << 20
+	// rewind is how far before the last event seen a reconnect resumes:
+	// Jetstream's time_us order is only roughly the order of commits, and
+	// the cursor dedupes what comes twice.
+	rewind = 3 * time.Second
+)
+
+// Streaming is a Client that also follows the account on Jetstream
+// (daemon.Streamer).
+type Streaming struct {
+	*Client
+}
+
+// event is a Jetstream message.
+type event struct {
+	DID    string `json:"did"`
+	TimeUS int64  `json:"time_us"`
+	Kind   string `json:"kind"` // commit, identity, account
+	Commit *struct {
+		Rev        string          `json:"rev"`
+		Operation  string          `json:"operation"` // create, update, delete
+		Collection string          `json:"collection"`
+		RKey       string          `json:"rkey"`
+		Record     json.RawMessage `json:"record"`
+		CID        string          `json:"cid"`
+	} `json:"commit"`
+}
+
+// Stream implements daemon.Streamer: it follows the account's new posts
+// on Jetstream until ctx ends, reconnecting with backoff, and calls
+// push(ctx, nil) after every connect so that the mirror polls what the
+// stream missed. Updates and deletes are logged, never pushed as posts.
+func (s *Streaming) Stream(ctx context.Context, push func(ctx context.Context, posts []daemon.Post) error) error {
+	bo := daemon.NewBackoff(s.opts.ReconnectMin, s.opts.ReconnectMax)
+	var lastUS int64
+	for {
+		start := time.Now()
+		connected, err := s.streamOnce(ctx, push, &lastUS)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if connected && time.Since(start) > s.opts.ReconnectMax {
+			bo.Reset() // a long healthy connection: retry at once
+		}
+		wait := bo.Next()
+		s.log.Warn("jetstream disconnected; reconnecting", zap.Error(err), zap.Bool("was_connected", connected), zap.Duration("wait", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// subscribeURL is the Jetstream URL for the account, resuming a little
+// before lastUS when an event was seen.
+func (s *Streaming) subscribeURL(did string, lastUS int64) (string, error) {
+	u, err := url.Parse(s.opts.Jetstream)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("wantedCollections", collectionPost)
+	q.Set("wantedDids", did)
+	q.Del("cursor")
+	if lastUS > 0 {
+		q.Set("cursor", strconv.FormatInt(max(lastUS-rewind.Microseconds(), 1), 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// streamOnce runs one connection; connected reports that the handshake
+// succeeded.
+func (s *Streaming) streamOnce(ctx context.Context, push func(context.Context, []daemon.Post) error, lastUS *int64) (connected bool, err error) {
+	me, err := s.me(ctx)
+	if err != nil {
+		return false, err
+	}
+	target, err := s.subscribeURL(me.ID, *lastUS)
+	if err != nil {
+		return false, fmt.Errorf("jetstream url: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	conn, resp, err := websocket.Dial(dctx, target, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: s.opts.Transport},
+	})
+	cancel()
+	if err != nil {
+		if resp != nil {
+			return false, fmt.Errorf("jetstream connect: status %d: %w", resp.StatusCode, err)
+		}
+		return false, fmt.Errorf("jetstream connect: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(readLimit)
+	s.log.Info("jetstream connected", zap.Int64("cursor", max(*lastUS-rewind.Microseconds(), 0)))
+
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	pingDone := make(chan error, 1)
+	go func() { pingDone <- s.pinger(cctx, conn) }()
+
+	// The gap-filling poll, now that new posts will not be missed.
+	if err := push(ctx, nil); err != nil {
+		return true, fmt.Errorf("poll after connect: %w", err)
+	}
+	for {
+		_, data, err := conn.Read(cctx)
+		if err != nil {
+			select {
+			case perr := <-pingDone:
+				if perr != nil {
+					return true, perr
+				}
+			default:
+			}
+			return true, fmt.Errorf("jetstream read: %w", err)
+		}
+		var ev event
+		if err := json.Unmarshal(data, &ev); err != nil {
+			s.log.Debug("jetstream message is not an event", zap.Error(err))
+			continue
+		}
+		if ev.TimeUS > *lastUS && ev.TimeUS < 1<<53 {
+			*lastUS = ev.TimeUS
+		}
+		p, ok := s.eventPost(me, &ev)
+		if !ok {
+			continue
+		}
+		if err := push(ctx, []daemon.Post{p}); err != nil {
+			return true, fmt.Errorf("push post: %w", err)
+		}
+	}
+}
+
+// pinger pings every period; a ping unanswered within a period closes
+// the connection, so a silent stream ends within two periods.
+func (s *Streaming) pinger(ctx context.Context, conn *websocket.Conn) error {
+	t := time.NewTicker(s.opts.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.opts.PingPeriod)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			conn.CloseNow()
+			return fmt.Errorf("jetstream silent: no pong within %s: %w", s.opts.PingPeriod, err)
+		}
+	}
+}
+
+// eventPost turns a create commit of a post by the account into a Post.
+// Jetstream filters by wantedDids, but the DID is checked again: another
+// account's post must never become the user's status.
+func (s *Streaming) eventPost(me daemon.Account, ev *event) (daemon.Post, bool) {
+	if ev.Kind != "commit" || ev.Commit == nil || ev.DID != me.ID || ev.Commit.Collection != collectionPost {
+		return daemon.Post{}, false
+	}
+	c := ev.Commit
+	switch c.Operation {
+	case "create":
+	case "update", "delete":
+		s.log.Info("post changed on bluesky; not mirrored", zap.String("operation", c.Operation), zap.String("rkey", shorten(c.RKey)))
+		return daemon.Post{}, false
+	default:
+		return daemon.Post{}, false
+	}
+	if !validTID(c.RKey) {
+		s.log.Warn("jetstream post has no TID record key; left to polling", zap.String("rkey", shorten(c.RKey)))
+		return daemon.Post{}, false
+	}
+	var rec Record
+	if err := json.Unmarshal(c.Record, &rec); err != nil {
+		s.log.Warn("jetstream post record unreadable; left to polling", zap.String("rkey", c.RKey), zap.Error(err))
+		return daemon.Post{}, false
+	}
+	return recordPost(me, c.RKey, &rec), true
+}
