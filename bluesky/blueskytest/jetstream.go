@@ -107,11 +107,9 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = n
 	}
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer conn.CloseNow()
+	// The subscriber is registered before the handshake answer, so that
+	// an event made right after the client sees the connection is not
+	// lost.
 	s.mu.Lock()
 	s.requests["subscribe"]++
 	var replay [][]byte
@@ -130,6 +128,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		delete(s.subs, sub)
 		s.mu.Unlock()
 	}()
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
 	// Reading keeps control frames (pings, close) answered; clients may
 	// send options updates, which are ignored.
 	ctx := conn.CloseRead(r.Context())

@@ -17,6 +17,7 @@ type proxy struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+	dials  int // connections accepted
 	silent bool
 	down   bool
 	wake   chan struct{} // closed when silence ends
@@ -50,6 +51,7 @@ func (p *proxy) serve() {
 		}
 		p.mu.Lock()
 		down := p.down
+		p.dials++
 		p.mu.Unlock()
 		if down {
 			c.Close()
@@ -153,4 +155,12 @@ func (s *Server) SetDown(on bool) {
 	if on {
 		p.closeAll()
 	}
+}
+
+// Dials returns how many TCP connections the Jetstream proxy accepted
+// (refused ones too): a client that noticed a fault dials again.
+func (s *Server) Dials() int {
+	s.proxy.mu.Lock()
+	defer s.proxy.mu.Unlock()
+	return s.proxy.dials
 }
