@@ -1,6 +1,7 @@
 package bluesky
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -41,10 +42,11 @@ type StrongRef struct {
 	CID string `json:"cid"`
 }
 
-// feedPage is the answer of app.bsky.feed.getAuthorFeed.
+// feedPage is the answer of app.bsky.feed.getAuthorFeed. Items are
+// decoded one by one, so that one malformed post does not hide the rest.
 type feedPage struct {
-	Cursor string     `json:"cursor"`
-	Feed   []feedItem `json:"feed"`
+	Cursor string            `json:"cursor"`
+	Feed   []json.RawMessage `json:"feed"`
 }
 
 // feedItem is an app.bsky.feed.defs#feedViewPost.

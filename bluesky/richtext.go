@@ -1,8 +1,10 @@
 package bluesky
 
 import (
+	"encoding/json"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -25,6 +27,27 @@ type Facet struct {
 type ByteSlice struct {
 	ByteStart int `json:"byteStart"`
 	ByteEnd   int `json:"byteEnd"`
+}
+
+// UnmarshalJSON reads a byte slice whose offsets may be anything: an
+// offset that is no integer becomes -1, so that the facet is ignored
+// instead of failing the whole record.
+func (b *ByteSlice) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		ByteStart, ByteEnd json.RawMessage
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil // not an object: leave the zero range, which is empty
+	}
+	offset := func(m json.RawMessage) int {
+		n, err := strconv.Atoi(string(m))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	b.ByteStart, b.ByteEnd = offset(raw.ByteStart), offset(raw.ByteEnd)
+	return nil
 }
 
 // Feature is one feature of a facet; Type says which fields are set.

@@ -2,6 +2,7 @@ package bluesky
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -54,12 +55,7 @@ func (c *Client) walk(ctx context.Context, me daemon.Account, limit int, keep fu
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}
-		posts := make([]daemon.Post, 0, len(p.Feed))
-		for i := range p.Feed {
-			if post, ok := itemPost(me, &p.Feed[i]); ok {
-				posts = append(posts, post)
-			}
-		}
+		posts := c.pagePosts(me, p)
 		if !keep(posts) || p.Cursor == "" || len(p.Feed) == 0 {
 			return nil
 		}
@@ -69,6 +65,22 @@ func (c *Client) walk(ctx context.Context, me daemon.Account, limit int, keep fu
 		}
 		cursor = p.Cursor
 	}
+}
+
+// pagePosts returns the posts of me on a page, newest first.
+func (c *Client) pagePosts(me daemon.Account, p *feedPage) []daemon.Post {
+	posts := make([]daemon.Post, 0, len(p.Feed))
+	for _, raw := range p.Feed {
+		var it feedItem
+		if err := json.Unmarshal(raw, &it); err != nil {
+			c.log.Warn("feed item unreadable; skipped", zap.Error(err))
+			continue
+		}
+		if post, ok := itemPost(me, &it); ok {
+			posts = append(posts, post)
+		}
+	}
+	return posts
 }
 
 // Since implements daemon.Source: the posts after cursor (a record
@@ -112,10 +124,8 @@ func (c *Client) Newest(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("fetch newest post: %w", err)
 	}
 	newest := ""
-	for i := range p.Feed {
-		if post, ok := itemPost(me, &p.Feed[i]); ok && post.Cursor > newest {
-			newest = post.Cursor
-		}
+	for _, post := range c.pagePosts(me, p) {
+		newest = max(newest, post.Cursor)
 	}
 	return newest, nil
 }
