@@ -51,13 +51,16 @@ type feedPage struct {
 
 // feedItem is an app.bsky.feed.defs#feedViewPost.
 type feedItem struct {
-	Post   postView `json:"post"`
-	Reason *struct {
-		Type      string      `json:"$type"`
-		By        profileView `json:"by"`
-		URI       string      `json:"uri"` // the repost record, when the AppView sends it
-		IndexedAt string      `json:"indexedAt"`
-	} `json:"reason"`
+	Post   postView    `json:"post"`
+	Reason *reasonView `json:"reason"`
+}
+
+// reasonView is why an item is in the feed: a repost or a pin.
+type reasonView struct {
+	Type      string      `json:"$type"`
+	By        profileView `json:"by"`
+	URI       string      `json:"uri"` // the repost record, when the AppView sends it
+	IndexedAt string      `json:"indexedAt"`
 }
 
 // postView is an app.bsky.feed.defs#postView.

@@ -82,7 +82,9 @@ func (s *Streaming) subscribeURL(did string, lastUS int64) (string, error) {
 		return "", err
 	}
 	q := u.Query()
-	q.Set("wantedCollections", collectionPost)
+	// Reposts too: the stream would otherwise push a later post past a
+	// repost the mirror has not seen, and the cursor would skip it.
+	q["wantedCollections"] = []string{collectionPost, collectionRepost}
 	q.Set("wantedDids", did)
 	q.Del("cursor")
 	if lastUS > 0 {
@@ -147,11 +149,11 @@ func (s *Streaming) streamOnce(ctx context.Context, push func(context.Context, [
 		if ev.TimeUS > *lastUS && ev.TimeUS < 1<<53 {
 			*lastUS = ev.TimeUS
 		}
-		p, ok := s.eventPost(me, &ev)
+		posts, ok := s.eventPosts(ctx, me, &ev)
 		if !ok {
 			continue
 		}
-		if err := push(ctx, []daemon.Post{p}); err != nil {
+		if err := push(ctx, posts); err != nil {
 			return true, fmt.Errorf("push post: %w", err)
 		}
 	}
@@ -181,30 +183,72 @@ func (s *Streaming) pinger(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
-// eventPost turns a create commit of a post by the account into a Post.
-// Jetstream filters by wantedDids, but the DID is checked again: another
-// account's post must never become the user's status.
-func (s *Streaming) eventPost(me daemon.Account, ev *event) (daemon.Post, bool) {
-	if ev.Kind != "commit" || ev.Commit == nil || ev.DID != me.ID || ev.Commit.Collection != collectionPost {
-		return daemon.Post{}, false
+// eventPosts turns a create commit by the account into the posts to
+// push; nil posts ask for a poll. ok is false for events that are not
+// pushed. Jetstream filters by wantedDids, but the DID is checked
+// again: another account's post must never become the user's status.
+func (s *Streaming) eventPosts(ctx context.Context, me daemon.Account, ev *event) (posts []daemon.Post, ok bool) {
+	if ev.Kind != "commit" || ev.Commit == nil || ev.DID != me.ID {
+		return nil, false
 	}
 	c := ev.Commit
+	if c.Collection != collectionPost && c.Collection != collectionRepost {
+		return nil, false
+	}
 	switch c.Operation {
 	case "create":
 	case "update", "delete":
-		s.log.Info("post changed on bluesky; not mirrored", zap.String("operation", c.Operation), zap.String("rkey", shorten(c.RKey)))
-		return daemon.Post{}, false
+		s.log.Info("record changed on bluesky; not mirrored", zap.String("operation", c.Operation), zap.String("collection", c.Collection), zap.String("rkey", shorten(c.RKey)))
+		return nil, false
 	default:
-		return daemon.Post{}, false
+		return nil, false
 	}
 	if !validTID(c.RKey) {
-		s.log.Warn("jetstream post has no TID record key; left to polling", zap.String("rkey", shorten(c.RKey)))
-		return daemon.Post{}, false
+		s.log.Warn("jetstream record has no TID key; left to polling", zap.String("rkey", shorten(c.RKey)))
+		return nil, false
+	}
+	if c.Collection == collectionRepost {
+		p, err := s.repost(ctx, me, c.RKey, c.Record)
+		if err != nil {
+			s.log.Warn("jetstream repost not resolved; polling instead", zap.String("rkey", c.RKey), zap.Error(err))
+			return nil, true
+		}
+		return []daemon.Post{p}, true
 	}
 	var rec Record
 	if err := json.Unmarshal(c.Record, &rec); err != nil {
 		s.log.Warn("jetstream post record unreadable; left to polling", zap.String("rkey", c.RKey), zap.Error(err))
-		return daemon.Post{}, false
+		return nil, false
 	}
-	return recordPost(me, c.RKey, &rec), true
+	return []daemon.Post{recordPost(me, c.RKey, &rec)}, true
+}
+
+// repost builds the post of a repost record: the record names only the
+// original, whose text comes from the AppView (app.bsky.feed.getPosts).
+func (s *Streaming) repost(ctx context.Context, me daemon.Account, rkey string, raw json.RawMessage) (daemon.Post, error) {
+	var rec struct {
+		Subject StrongRef `json:"subject"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil || rec.Subject.URI == "" {
+		return daemon.Post{}, fmt.Errorf("repost record has no subject")
+	}
+	var r struct {
+		Posts []postView `json:"posts"`
+	}
+	if err := s.xrpc(ctx, s.opts.AppView, "app.bsky.feed.getPosts", url.Values{"uris": {rec.Subject.URI}}, nil, "", &r); err != nil {
+		return daemon.Post{}, err
+	}
+	if len(r.Posts) != 1 || r.Posts[0].URI != rec.Subject.URI {
+		return daemon.Post{}, fmt.Errorf("getPosts did not return %s", shorten(rec.Subject.URI))
+	}
+	it := feedItem{Post: r.Posts[0], Reason: &reasonView{
+		Type: reasonRepost,
+		By:   profileView{DID: me.ID, Handle: me.Handle},
+		URI:  "at://" + me.ID + "/" + collectionRepost + "/" + rkey,
+	}}
+	p, ok := repostPost(me, &it)
+	if !ok {
+		return daemon.Post{}, fmt.Errorf("repost %s unusable", rkey)
+	}
+	return p, nil
 }

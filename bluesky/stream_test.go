@@ -180,3 +180,30 @@ func TestSourceWithoutJetstreamIsNoStreamer(t *testing.T) {
 		t.Error("poll-only source streams")
 	}
 }
+
+// TestStreamRepostInOrder: a repost comes on the stream between the
+// posts around it, so that pushing the later post cannot move the
+// mirror's cursor past a repost it never saw.
+func TestStreamRepostInOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	p := startStream(t, e)
+	p.wantConnect(t)
+	bobs := e.post(t, e.bob, blueskytest.Post{Text: "by bob"})
+	e.post(t, e.alice, blueskytest.Post{Text: "before"})
+	rp, err := e.srv.Repost(e.alice, bobs.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.post(t, e.alice, blueskytest.Post{Text: "after"})
+	first := p.wantPost(t, "before")
+	rt := p.wantPost(t, "RT @bob.test: by bob")
+	last := p.wantPost(t, "after")
+	if !rt.Repost || rt.Cursor != rp.RKey || !(first.Cursor < rt.Cursor && rt.Cursor < last.Cursor) {
+		t.Errorf("repost %+v between %s and %s", rt, first.Cursor, last.Cursor)
+	}
+	// The poll gives the same cursor for it.
+	posts, err := e.c.Since(context.Background(), first.Cursor)
+	if err != nil || len(posts) != 2 || posts[0].Cursor != rt.Cursor || posts[0].Text != rt.Text {
+		t.Errorf("Since = %+v, %v", posts, err)
+	}
+}

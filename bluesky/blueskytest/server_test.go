@@ -260,3 +260,17 @@ func TestJetstreamFiltersAndReplays(t *testing.T) {
 		}
 	}
 }
+
+func TestGetPosts(t *testing.T) {
+	s := New()
+	defer s.Close()
+	bob := s.AddAccount("bob.test", "pw")
+	p, _ := s.CreatePost(bob, Post{Text: "hello"})
+	st, m := get(t, s.URL+"/xrpc/app.bsky.feed.getPosts?uris="+url.QueryEscape(p.URI)+"&uris="+url.QueryEscape("at://did:plc:x/app.bsky.feed.post/3l3qo2vutsw2b"))
+	posts, _ := m["posts"].([]any)
+	if st != 200 || len(posts) != 1 || posts[0].(map[string]any)["uri"] != p.URI {
+		t.Errorf("getPosts: %d %v", st, m)
+	}
+	st, m = get(t, s.URL+"/xrpc/app.bsky.feed.getPosts")
+	wantXRPCError(t, st, m, 400, "InvalidRequest")
+}

@@ -31,6 +31,7 @@ func (s *Server) xrpc(w http.ResponseWriter, r *http.Request) {
 	query := map[string]http.HandlerFunc{
 		"com.atproto.identity.resolveHandle": s.resolveHandle,
 		"app.bsky.feed.getAuthorFeed":        s.getAuthorFeed,
+		"app.bsky.feed.getPosts":             s.getPosts,
 	}
 	procedure := map[string]http.HandlerFunc{
 		"com.atproto.server.createSession": s.createSession,
@@ -171,6 +172,25 @@ func (s *Server) getAuthorFeed(w http.ResponseWriter, r *http.Request) {
 		out["cursor"] = next
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// getPosts returns the post views of up to 25 at:// uris, skipping
+// unknown ones.
+func (s *Server) getPosts(w http.ResponseWriter, r *http.Request) {
+	uris := r.URL.Query()["uris"]
+	if len(uris) == 0 || len(uris) > 25 {
+		xrpcError(w, http.StatusBadRequest, "InvalidRequest", "Error: uris must have between 1 and 25 items")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	posts := []any{}
+	for _, u := range uris {
+		if p := s.byURI[u]; p != nil && !p.deleted && p.collection == "app.bsky.feed.post" {
+			posts = append(posts, s.postViewLocked(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"posts": posts})
 }
 
 // inFilterLocked applies getAuthorFeed's filter to a record.
