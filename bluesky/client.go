@@ -32,7 +32,7 @@ const (
 	DefaultTimeout = 20 * time.Second
 	// DefaultPingPeriod is how often the Jetstream connection is pinged;
 	// a silent stream is noticed within two periods.
-	DefaultPingPeriod = 15 * time.Second
+	DefaultPingPeriod = 10 * time.Second
 )
 
 // maxBody caps every XRPC response body: a feed page of 100 posts is
@@ -63,7 +63,7 @@ type Options struct {
 	// PingPeriod is the Jetstream ping period (DefaultPingPeriod when 0).
 	PingPeriod time.Duration
 	// ReconnectMin and ReconnectMax bound the Jetstream reconnect backoff
-	// (500 ms and 15 s when 0).
+	// (500 ms and 10 s when 0).
 	ReconnectMin, ReconnectMax time.Duration
 	// Log receives the client's logs (a no-op logger when nil).
 	Log *zap.Logger
@@ -129,7 +129,7 @@ func New(opts Options) (*Client, error) {
 		opts.ReconnectMin = 500 * time.Millisecond
 	}
 	if opts.ReconnectMax <= 0 {
-		opts.ReconnectMax = 15 * time.Second
+		opts.ReconnectMax = 10 * time.Second
 	}
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport

@@ -17,6 +17,10 @@ import (
 const (
 	// pageSize is getAuthorFeed's largest limit.
 	pageSize = 100
+	// firstPage is the size of a poll's first page: most polls find the
+	// cursor's post among the newest few, and a small page is read and
+	// decoded faster.
+	firstPage = 10
 	// maxPages bounds one Since: a server whose cursors never end is cut
 	// off after 3,000 posts.
 	maxPages = 30
@@ -42,11 +46,12 @@ func (c *Client) authorFeed(ctx context.Context, me daemon.Account, limit int, c
 	return &p, nil
 }
 
-// walk pages back through the feed, calling keep with each page's posts
-// (newest first) until keep returns false, the feed ends or maxPages.
+// walk pages back through the feed, first limit items then pageSize at
+// a time, calling keep with each page's posts (newest first) until keep
+// returns false, the feed ends or maxPages.
 func (c *Client) walk(ctx context.Context, me daemon.Account, limit int, keep func([]daemon.Post) bool) error {
 	cursor := ""
-	for page := 1; ; page++ {
+	for page := 1; ; page, limit = page+1, pageSize {
 		if page > maxPages {
 			c.log.Warn("too many feed pages in one poll; older posts of this poll may be missed", zap.Int("pages", maxPages))
 			return nil
@@ -95,7 +100,7 @@ func (c *Client) Since(ctx context.Context, cursor string) ([]daemon.Post, error
 		return nil, fmt.Errorf("fetch feed since %s: %w", cursor, err)
 	}
 	var got []daemon.Post
-	err = c.walk(ctx, me, pageSize, func(posts []daemon.Post) bool {
+	err = c.walk(ctx, me, firstPage, func(posts []daemon.Post) bool {
 		reached := false
 		for _, p := range posts {
 			if p.Cursor > cursor {
@@ -119,7 +124,7 @@ func (c *Client) Newest(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("fetch newest post: %w", err)
 	}
-	p, err := c.authorFeed(ctx, me, 10, "")
+	p, err := c.authorFeed(ctx, me, firstPage, "")
 	if err != nil {
 		return "", fmt.Errorf("fetch newest post: %w", err)
 	}

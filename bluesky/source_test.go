@@ -133,8 +133,8 @@ func TestSinceClassifiesOwnPosts(t *testing.T) {
 	}
 }
 
-// TestSincePagesBack: 250 posts since the cursor span three pages; all
-// come back, oldest first, once.
+// TestSincePagesBack: 250 posts since the cursor span four pages (a
+// small first one, then full ones); all come back, oldest first, once.
 func TestSincePagesBack(t *testing.T) {
 	e := newEnv(t, nil)
 	first := e.post(t, e.alice, blueskytest.Post{Text: "seen"})
@@ -148,8 +148,8 @@ func TestSincePagesBack(t *testing.T) {
 	if len(posts) != 250 || posts[0].Text != "p0s" || posts[249].Text != "p249ns" {
 		t.Fatalf("got %d posts, first %q", len(posts), posts[0].Text)
 	}
-	if n := e.srv.Requests("app.bsky.feed.getAuthorFeed"); n != 3 {
-		t.Errorf("%d feed requests, want 3", n)
+	if n := e.srv.Requests("app.bsky.feed.getAuthorFeed"); n != 4 {
+		t.Errorf("%d feed requests, want 4 (10, 100, 100, 41 items)", n)
 	}
 	recent, err := e.c.Recent(context.Background(), 3)
 	if err != nil || texts(recent) != "p247ns | p248ns | p249ns" {
