@@ -17,12 +17,17 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Twitter Twitter `toml:"twitter"`
-	Renren  Renren  `toml:"renren"`
-	Sync    Sync    `toml:"sync"`
-	State   State   `toml:"state"`
-	Log     Log     `toml:"log"`
-	HTTP    HTTP    `toml:"http"`
+	// Source is the mirrors' source network: "twitter" (also when empty),
+	// "mastodon" or "bluesky"; a [[mirror]] may set its own.
+	Source   string   `toml:"source"`
+	Twitter  Twitter  `toml:"twitter"`
+	Mastodon Mastodon `toml:"mastodon"`
+	Bluesky  Bluesky  `toml:"bluesky"`
+	Renren   Renren   `toml:"renren"`
+	Sync     Sync     `toml:"sync"`
+	State    State    `toml:"state"`
+	Log      Log      `toml:"log"`
+	HTTP     HTTP     `toml:"http"`
 
 	// layout is what Parse learnt beyond the sections' values: which keys
 	// the file sets and the [[mirror]] tables (see mirror.go). A pointer,
@@ -144,6 +149,8 @@ func Default() Config {
 			PollInterval: Duration{60 * time.Second},
 			Timeout:      Duration{30 * time.Second},
 		},
+		Mastodon: defaultMastodon(),
+		Bluesky:  defaultBluesky(),
 		Renren: Renren{
 			Resource:     "r2sync",
 			PingInterval: Duration{60 * time.Second},
@@ -311,7 +318,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string, want fun
 		return c.resolveMirrorSecrets(dir, getenv, want)
 	}
 	files := secretFiles{}
-	for _, s := range secretFields(&c.Twitter, &c.Renren) {
+	for _, s := range secretFields(&c.Twitter, &c.Renren, &c.Mastodon, &c.Bluesky) {
 		if !want(s.key) {
 			continue
 		}

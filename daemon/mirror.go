@@ -86,11 +86,13 @@ const DefaultGrace = 3 * time.Second
 // poller queues rendered statuses in the State; a deliverer sends them in
 // order and removes each only after the Sink confirmed it.
 type Mirror struct {
-	cfg    Config
-	log    *zap.Logger
-	now    func() time.Time
-	after  func(time.Duration) <-chan time.Time
-	queued chan struct{} // wakes the deliverer; capacity 1
+	cfg     Config
+	log     *zap.Logger
+	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
+	queued  chan struct{} // wakes the deliverer; capacity 1
+	pushes  chan push     // a Streamer's posts, for the poll loop
+	stopped chan struct{} // closed when the poll loop has ended
 
 	src      string              // Config.SourceName, defaults applied
 	order    CursorOrder         // the Source's, or nil
@@ -134,6 +136,7 @@ func NewMirror(cfg Config) *Mirror {
 	order, _ := cfg.Source.(CursorOrder)
 	return &Mirror{
 		cfg: cfg, log: log, now: now, after: after, queued: make(chan struct{}, 1),
+		pushes: make(chan push), stopped: make(chan struct{}),
 		src: cfg.SourceName, order: order, sanitize: SanitizerOf(cfg.Sink),
 	}
 }
@@ -145,8 +148,14 @@ func (m *Mirror) Run(ctx context.Context) error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return m.pollLoop(ctx) })
+	g.Go(func() error {
+		defer close(m.stopped)
+		return m.pollLoop(ctx)
+	})
 	g.Go(func() error { return m.deliverLoop(ctx) })
+	if s, ok := m.cfg.Source.(Streamer); ok {
+		g.Go(func() error { return m.streamLoop(ctx, s) })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -196,10 +205,26 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
 			}
 		}
+		if err := m.wait(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// wait waits d between polls, taking in a Streamer's pushes meanwhile.
+// It returns ctx's error, or a fatal error of a push.
+func (m *Mirror) wait(ctx context.Context, d time.Duration) error {
+	timer := m.after(d)
+	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-m.after(wait):
+		case <-timer:
+			return nil
+		case p := <-m.pushes:
+			if err := m.handlePush(ctx, p); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -101,28 +101,44 @@ type candidate struct {
 // PollOnce initializes the state if needed, fetches new posts and queues
 // their statuses. It returns how many statuses it queued.
 func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
-	fresh, err := m.init(ctx)
+	cursor, err := m.prepare(ctx)
 	if err != nil {
 		return 0, err
-	}
-	st, _, err := m.loadFront(ctx, 0)
-	if err != nil {
-		return 0, fmt.Errorf("load state: %w", err)
-	}
-	cursor, _ := st.Cursor(m.src)
-	if err := m.checkCursor(cursor); err != nil {
-		return 0, err
-	}
-	if fresh {
-		m.cursorChecked.Store(true)
-	} else if !m.cursorChecked.Load() {
-		m.checkAhead(ctx, cursor)
 	}
 	posts, err := m.cfg.Source.Since(ctx, cursor)
 	m.cfg.Observer.Seen(len(posts))
 	if err != nil {
 		return 0, fmt.Errorf("fetch posts: %w", err)
 	}
+	return m.take(ctx, cursor, posts)
+}
+
+// prepare initializes the state if needed and returns the source's
+// cursor, checked.
+func (m *Mirror) prepare(ctx context.Context) (string, error) {
+	fresh, err := m.init(ctx)
+	if err != nil {
+		return "", err
+	}
+	st, _, err := m.loadFront(ctx, 0)
+	if err != nil {
+		return "", fmt.Errorf("load state: %w", err)
+	}
+	cursor, _ := st.Cursor(m.src)
+	if err := m.checkCursor(cursor); err != nil {
+		return "", err
+	}
+	if fresh {
+		m.cursorChecked.Store(true)
+	} else if !m.cursorChecked.Load() {
+		m.checkAhead(ctx, cursor)
+	}
+	return cursor, nil
+}
+
+// take queues the statuses of posts, fetched or pushed after cursor, and
+// moves the cursor past them. It returns how many statuses it queued.
+func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, error) {
 	if len(posts) == 0 {
 		return 0, nil
 	}

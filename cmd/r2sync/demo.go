@@ -198,7 +198,7 @@ func waitState(ctx context.Context, store *statefile.Store, ok func(daemon.State
 
 // cursorAtLeast reports whether the Twitter cursor in s has reached id.
 func cursorAtLeast(s daemon.State, id int64) bool {
-	c, _ := s.Cursor(sourceName)
+	c, _ := s.Cursor(sourceKey(config.SourceTwitter))
 	n, err := strconv.ParseInt(c, 10, 64)
 	return err == nil && n >= id
 }

@@ -88,9 +88,9 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 			continue
 		}
 		mon := reg.Mirror(w.name, health.Options{
-			Source:       w.twitter,
-			SourceName:   sourceName,
-			PollInterval: w.cfg.Twitter.PollInterval.Duration,
+			Source:       w.source,
+			SourceName:   sourceKey(w.kind),
+			PollInterval: w.pollInterval(),
 		})
 		mon.Restore(st)
 		u := &unit{w: w, mon: mon, sess: sessions[sessionKey(w)], finished: make(chan struct{})}

@@ -27,9 +27,12 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	}
 	defer w.close()
 	cfg, store := w.cfg, w.store
-	poster, ok := w.twitter.(daemon.Poster)
+	poster, ok := w.source.(daemon.Poster)
 	if !ok {
-		return fmt.Errorf("the %s api client cannot post", w.twitter.API())
+		if w.twitter != nil {
+			return fmt.Errorf("the %s api client cannot post", w.twitter.API())
+		}
+		return fmt.Errorf("the %s source cannot post", sourceKindOf(w.kind))
 	}
 	// Its own resource, so a running daemon's session is not replaced.
 	xopts := w.xmpp
@@ -45,7 +48,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("post tweet: %w", err)
 		}
 		created = p
-		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceName, ID: p.ID, Cursor: p.Cursor})
+		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceKey(w.kind), ID: p.ID, Cursor: p.Cursor})
 		return nil
 	})
 	if err != nil {

@@ -278,15 +278,18 @@ func (r *runner) shutdown(g *generation, sessions map[string]*session) error {
 
 // logSettings logs msg with what a mirror runs with.
 func logSettings(w *wiring, g *generation, msg string, fields ...zap.Field) {
-	cfg, tw := w.cfg, w.twitter
-	w.log.Info(msg, append([]zap.Field{
+	cfg := w.cfg
+	source := []zap.Field{zap.String("source", sourceKindOf(w.kind))}
+	if tw := w.twitter; tw != nil {
+		source = append(source, zap.String("api", tw.API()), zap.String("api_base", tw.APIBase()))
+	}
+	w.log.Info(msg, append(append([]zap.Field{
 		zap.String("version", versionString()),
-		zap.String("jid", cfg.Renren.JID),
-		zap.String("api", tw.API()),
-		zap.String("api_base", tw.APIBase()),
-		zap.String("state_file", cfg.State.File),
-		zap.String("http_listen", cfg.HTTP.Listen),
-		zap.Bool("systemd", g.notifier != nil),
-		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration),
-	}, fields...)...)
+		zap.String("jid", cfg.Renren.JID)}, source...),
+		append([]zap.Field{
+			zap.String("state_file", cfg.State.File),
+			zap.String("http_listen", cfg.HTTP.Listen),
+			zap.Bool("systemd", g.notifier != nil),
+			zap.Duration("poll_interval", w.pollInterval()),
+		}, fields...)...)...)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
-	"github.com/r2sync/r2sync/twitter"
 )
 
 // writeMirrorRows prints one row per mirror of cfg: what its state file
@@ -43,10 +42,7 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "MIRROR\tSOURCE\tTARGET\tSESSION\tLAST STATUS\tPENDING\tLAST ERROR")
 	for _, m := range cfg.Mirrors() {
-		source := m.Twitter.API
-		if api, base, err := twitter.ResolveAPI(m.Twitter.API, m.Twitter.APIBase); err == nil {
-			source = "twitter " + api + " at " + base.Host
-		}
+		source := describeSource(m)
 		session := "-"
 		if v, ok := sessionUp[m.Name]; ok {
 			session = map[bool]string{true: "up", false: "down"}[v == "1"]

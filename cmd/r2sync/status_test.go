@@ -52,7 +52,7 @@ func TestStatus(t *testing.T) {
 
 	_, err := statefile.New(state).Update(ctx, func(s *daemon.State) error {
 		s.Initialized = true
-		s.Cursors = map[string]string{sourceName: "1864000000000000003"}
+		s.Cursors = map[string]string{sourceKey(""): "1864000000000000003"}
 		s.Mirrored = 12
 		s.LastMirrored = &daemon.Delivered{PostID: "1864000000000000001", At: now.Add(-3 * time.Minute)}
 		s.Pending = []daemon.Status{
