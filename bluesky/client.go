@@ -55,8 +55,9 @@ type Options struct {
 	PLCDirectory string
 	// AppPassword is needed only to post.
 	AppPassword string
-	// Transport carries every HTTP request and the WebSocket handshake
-	// (http.DefaultTransport when nil).
+	// Transport carries every XRPC and DID document request
+	// (http.DefaultTransport when nil); the Jetstream handshake has a
+	// transport of its own.
 	Transport http.RoundTripper
 	// Timeout bounds each HTTP request (DefaultTimeout when 0).
 	Timeout time.Duration
@@ -82,6 +83,7 @@ type Client struct {
 }
 
 var (
+	_ daemon.Streamer    = (*Streaming)(nil)
 	_ daemon.Source      = (*Client)(nil)
 	_ daemon.CursorOrder = (*Client)(nil)
 	_ daemon.Verifier    = (*Client)(nil)
@@ -154,7 +156,9 @@ func New(opts Options) (*Client, error) {
 // polls.
 func (c *Client) Source() daemon.Source {
 	if c.opts.Jetstream != "" {
-		return &Streaming{Client: c}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxResponseHeaderBytes = 64 << 10
+		return &Streaming{Client: c, wsTransport: t}
 	}
 	return c
 }

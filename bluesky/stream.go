@@ -29,6 +29,10 @@ const (
 // (daemon.Streamer).
 type Streaming struct {
 	*Client
+	// wsTransport dials Jetstream. It is not Options.Transport: a shared
+	// transport that caps or wraps response bodies breaks the WebSocket
+	// upgrade, whose body is the connection itself.
+	wsTransport http.RoundTripper
 }
 
 // event is a Jetstream message.
@@ -107,7 +111,7 @@ func (s *Streaming) streamOnce(ctx context.Context, push func(context.Context, [
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	conn, resp, err := websocket.Dial(dctx, target, &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: s.opts.Transport},
+		HTTPClient: &http.Client{Transport: s.wsTransport},
 	})
 	cancel()
 	if err != nil {
