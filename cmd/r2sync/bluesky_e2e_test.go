@@ -370,3 +370,22 @@ func (w *bskyWorld) unavailable() int {
 	}
 	return n
 }
+
+func TestDemoBluesky(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := r2sync(t, "demo", "--source", "bluesky")
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n := strings.Count(stdout, "→ status "); n != 5 {
+		t.Errorf("demo shows %d statuses, want 5:\n%s", n, stdout)
+	}
+	for _, want := range []string{"https://xmpp.org/rfcs/rfc6121.html", "https://example.com/a/long/path 和 https://example.org/b/full", "sync.include_replies = false", "sync.include_retweets = false", " ms\n", "is not mirrored (no flood"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, stderr := r2sync(t, "demo", "--source", "myspace"); code != 2 || !strings.Contains(stderr, "myspace") {
+		t.Errorf("unknown demo source: exit %d, %q", code, stderr)
+	}
+}
