@@ -27,7 +27,9 @@ type demoPost struct {
 
 func demoBlueskyScript() []demoPost {
 	post := func(p blueskytest.Post) func(*blueskytest.Server, string, string, blueskytest.Ref) (blueskytest.Ref, error) {
-		return func(s *blueskytest.Server, alice, _ string, _ blueskytest.Ref) (blueskytest.Ref, error) { return s.CreatePost(alice, p) }
+		return func(s *blueskytest.Server, alice, _ string, _ blueskytest.Ref) (blueskytest.Ref, error) {
+			return s.CreatePost(alice, p)
+		}
 	}
 	link := "Reading about XMPP presence: xmpp.org/rfcs/rfc61…"
 	two := "同步 🎉👨‍👩‍👧 看 example.com/a/lo… 和 example.org/b…"
