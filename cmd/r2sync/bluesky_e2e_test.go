@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/r2sync/r2sync/bluesky/blueskytest"
+	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/renren/prosodytest"
 )
 
@@ -26,7 +27,8 @@ const (
 
 // bskyWorld is one Bluesky end-to-end setup.
 type bskyWorld struct {
-	t       *testing.T
+	t       testing.TB
+	bin     string // the r2sync binary
 	prosody *prosodytest.Server
 	srv     *blueskytest.Server
 	alice   string // DIDs
@@ -39,7 +41,7 @@ type bskyWorld struct {
 
 // newBskyWorld writes a config with source = "bluesky"; jetstream false
 // means poll only. extra is appended (e.g. a [sync] table).
-func newBskyWorld(t *testing.T, jetstream bool, pollInterval, extra string) *bskyWorld {
+func newBskyWorld(t testing.TB, jetstream bool, pollInterval, extra string) *bskyWorld {
 	t.Helper()
 	p := prosodytest.Start(t, prosodytest.Options{
 		Domain: "talk.xiaonei.com",
@@ -48,7 +50,7 @@ func newBskyWorld(t *testing.T, jetstream bool, pollInterval, extra string) *bsk
 	})
 	srv := blueskytest.New()
 	t.Cleanup(srv.Close)
-	w := &bskyWorld{t: t, prosody: p, srv: srv, dir: t.TempDir()}
+	w := &bskyWorld{t: t, bin: binary, prosody: p, srv: srv, dir: t.TempDir()}
 	w.alice = srv.AddAccount(bskyHandle, bskyAppPass)
 	w.bob = srv.AddAccount("bob.test", "bob-pass")
 	w.watcher = p.Watch(t, watcherName, watcherPass)
@@ -106,7 +108,7 @@ func (w *bskyWorld) checkNoSecrets(out string) {
 func (w *bskyWorld) start() *daemonProc {
 	w.t.Helper()
 	out := &syncBuffer{}
-	cmd := exec.Command(binary, "run", "--config", w.config)
+	cmd := exec.Command(w.bin, "run", "--config", w.config)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
@@ -132,13 +134,28 @@ func (w *bskyWorld) started(jetstream bool) *daemonProc {
 	w.t.Helper()
 	subs := w.srv.Requests("subscribe")
 	d := w.start()
-	waitFor(w.t, "first start to be recorded", 30*time.Second, func() bool {
-		return (&world{t: w.t, state: w.state}).readState().Initialized
+	w.waitFor("first start to be recorded", 30*time.Second, func() bool {
+		store := statefile.New(w.state)
+		defer store.Close()
+		st, err := store.Load(context.Background())
+		return err == nil && st.Initialized
 	})
 	if jetstream {
-		waitFor(w.t, "the Jetstream subscription", 30*time.Second, func() bool { return w.srv.Requests("subscribe") > subs })
+		w.waitFor("the Jetstream subscription", 30*time.Second, func() bool { return w.srv.Requests("subscribe") > subs })
 	}
 	return d
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (w *bskyWorld) waitFor(what string, timeout time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (w *bskyWorld) statuses(ctx context.Context, n int) []string {
@@ -263,7 +280,7 @@ func TestBlueskyStreamFaults(t *testing.T) {
 			// Back once the daemon noticed the silence and dialled again
 			// (within two 10 s ping periods).
 			dials := w.srv.Dials()
-			waitFor(w.t, "the daemon to notice the silence", 40*time.Second, func() bool { return w.srv.Dials() > dials })
+			w.waitFor("the daemon to notice the silence", 40*time.Second, func() bool { return w.srv.Dials() > dials })
 			w.srv.SetSilent(false)
 		}},
 		{"down 10s", func(w *bskyWorld) { w.srv.SetDown(true) }, func(w *bskyWorld) { w.srv.SetDown(false) }},
