@@ -278,4 +278,3 @@ func (s *Server) profileLocked(did string) map[string]any {
 	}
 	return map[string]any{"did": did, "handle": h, "displayName": h, "labels": []any{}, "createdAt": "2024-01-01T00:00:00.000Z"}
 }
-
