@@ -6,7 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/r2sync/r2sync/daemon"
+)
+
+// Limits of app.bsky.feed.post's text.
+const (
+	maxGraphemes = 300
+	maxTextBytes = 3000
 )
 
 // session is a createSession answer.
@@ -57,6 +65,11 @@ func (c *Client) login(ctx context.Context, me daemon.Account, fresh bool) (*ses
 func (c *Client) Post(ctx context.Context, text string) (daemon.Post, error) {
 	if text == "" {
 		return daemon.Post{}, errors.New("post to bluesky: empty text")
+	}
+	// The lexicon's limits: the PDS would refuse the record after the
+	// session was made.
+	if n := uniseg.GraphemeClusterCount(text); n > maxGraphemes || len(text) > maxTextBytes {
+		return daemon.Post{}, fmt.Errorf("post to bluesky: the text has %d characters (%d bytes); a post holds at most %d (%d bytes)", n, len(text), maxGraphemes, maxTextBytes)
 	}
 	me, err := c.me(ctx)
 	if err != nil {

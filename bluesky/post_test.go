@@ -73,3 +73,19 @@ func TestPostToConfiguredPDS(t *testing.T) {
 		t.Error("a configured pds still looked up the DID document")
 	}
 }
+
+func TestPostTooLong(t *testing.T) {
+	e := newEnv(t, nil)
+	// 300 family emoji are 300 characters but 7,500 bytes.
+	for _, text := range []string{strings.Repeat("a", 301), strings.Repeat("👨‍👩‍👧", 300)} {
+		if _, err := e.c.Post(context.Background(), text); err == nil || !strings.Contains(err.Error(), "at most 300") {
+			t.Errorf("post of %d bytes: %v", len(text), err)
+		}
+	}
+	if e.srv.Requests("com.atproto.server.createSession") != 0 {
+		t.Error("a session was made for a post that cannot be created")
+	}
+	if _, err := e.c.Post(context.Background(), strings.Repeat("同", 300)); err != nil {
+		t.Errorf("300 CJK characters (900 bytes) refused: %v", err)
+	}
+}

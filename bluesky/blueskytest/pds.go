@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/rivo/uniseg"
 )
 
 // readBody decodes a bounded JSON request body.
@@ -106,7 +108,10 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 		xrpcError(w, http.StatusBadRequest, "InvalidRecord", `Record must have the properties "text" and "createdAt"`)
 		return
 	case len(text) > 3000:
-		xrpcError(w, http.StatusBadRequest, "InvalidRecord", "Record/text must not be longer than 3000 characters")
+		xrpcError(w, http.StatusBadRequest, "InvalidRecord", "Invalid app.bsky.feed.post record: Record/text must not be longer than 3000 characters")
+		return
+	case uniseg.GraphemeClusterCount(text) > 300:
+		xrpcError(w, http.StatusBadRequest, "InvalidRecord", "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes")
 		return
 	case !validFacets(text, in.Record["facets"]):
 		xrpcError(w, http.StatusBadRequest, "InvalidRecord", "Record/facets/index must lie within the text")

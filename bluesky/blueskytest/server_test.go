@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +274,17 @@ func TestGetPosts(t *testing.T) {
 	}
 	st, m = get(t, s.URL+"/xrpc/app.bsky.feed.getPosts")
 	wantXRPCError(t, st, m, 400, "InvalidRequest")
+}
+
+func TestCreateRecordLimits(t *testing.T) {
+	s := New()
+	defer s.Close()
+	alice := s.AddAccount("alice.test", "app-pass")
+	_, m := post(t, s.URL+"/xrpc/com.atproto.server.createSession", "", map[string]string{"identifier": "alice.test", "password": "app-pass"})
+	jwt := m["accessJwt"].(string)
+	for _, text := range []string{strings.Repeat("a", 301), strings.Repeat("x", 3001)} {
+		st, m := post(t, s.URL+"/xrpc/com.atproto.repo.createRecord", jwt, map[string]any{"repo": alice, "collection": "app.bsky.feed.post",
+			"record": map[string]any{"text": text, "createdAt": "2026-12-02T01:00:00.000Z"}})
+		wantXRPCError(t, st, m, 400, "InvalidRecord")
+	}
 }
