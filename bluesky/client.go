@@ -15,8 +15,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,10 +78,13 @@ type Client struct {
 	hc   *http.Client
 	log  *zap.Logger
 
+	requests, reads, postsRead, postsCreated atomic.Int64
+
 	mu      sync.Mutex
-	account *daemon.Account // resolved DID and handle, once
-	session *session        // createSession answer, for Post
-	pds     string          // the PDS from the DID document
+	rl      daemon.RateLimit // the AppView's, from its last answer
+	account *daemon.Account  // resolved DID and handle, once
+	session *session         // createSession answer, for Post
+	pds     string           // the PDS from the DID document
 }
 
 var (
@@ -88,7 +93,44 @@ var (
 	_ daemon.CursorOrder = (*Client)(nil)
 	_ daemon.Verifier    = (*Client)(nil)
 	_ daemon.Poster      = (*Client)(nil)
+
+	_ daemon.UsageReporter     = (*Client)(nil)
+	_ daemon.RateLimitReporter = (*Client)(nil)
 )
+
+// Usage implements daemon.UsageReporter.
+func (c *Client) Usage() daemon.Usage {
+	return daemon.Usage{Requests: c.requests.Load(), ReadRequests: c.reads.Load(), PostsRead: c.postsRead.Load(), PostsCreated: c.postsCreated.Load()}
+}
+
+// RateLimit implements daemon.RateLimitReporter: the AppView's budget
+// (about 3,000 requests per 5 minutes per IP) from its ratelimit-*
+// headers.
+func (c *Client) RateLimit() daemon.RateLimit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rl
+}
+
+// observe counts a response and keeps the AppView's rate-limit headers.
+func (c *Client) observe(req *http.Request, resp *http.Response) {
+	c.requests.Add(1)
+	if req.Method == http.MethodGet {
+		c.reads.Add(1)
+	}
+	if !strings.HasPrefix(req.URL.String(), c.opts.AppView+"/") {
+		return
+	}
+	limit, err1 := strconv.Atoi(resp.Header.Get("Ratelimit-Limit"))
+	remaining, err2 := strconv.Atoi(resp.Header.Get("Ratelimit-Remaining"))
+	reset, err3 := strconv.ParseInt(resp.Header.Get("Ratelimit-Reset"), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return
+	}
+	c.mu.Lock()
+	c.rl = daemon.RateLimit{Limit: limit, Remaining: remaining, Reset: time.Unix(reset, 0)}
+	c.mu.Unlock()
+}
 
 // New checks opts and returns a Client. It makes no request.
 func New(opts Options) (*Client, error) {
@@ -262,6 +304,7 @@ func (c *Client) do(ctx context.Context, name, method, target string, body io.Re
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer resp.Body.Close()
+	c.observe(req, resp)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return fmt.Errorf("%s: read response: %w", name, err)

@@ -101,6 +101,7 @@ func (c *Client) Post(ctx context.Context, text string) (daemon.Post, error) {
 		}
 		break
 	}
+	c.postsCreated.Add(1)
 	did, coll, rkey, ok := parseATURI(r.URI)
 	if !ok || did != me.ID || coll != collectionPost || !validTID(rkey) {
 		return daemon.Post{}, fmt.Errorf("post to bluesky: created record has an unexpected uri %q", shorten(r.URI))

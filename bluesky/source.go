@@ -85,6 +85,7 @@ func (c *Client) pagePosts(me daemon.Account, p *feedPage) []daemon.Post {
 			posts = append(posts, post)
 		}
 	}
+	c.postsRead.Add(int64(len(posts)))
 	return posts
 }
 

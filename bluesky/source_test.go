@@ -151,6 +151,12 @@ func TestSincePagesBack(t *testing.T) {
 	if n := e.srv.Requests("app.bsky.feed.getAuthorFeed"); n != 4 {
 		t.Errorf("%d feed requests, want 4 (10, 100, 100, 41 items)", n)
 	}
+	if u := e.c.Usage(); u.Requests != 5 || u.ReadRequests != 5 || u.PostsRead < 250 {
+		t.Errorf("usage %+v, want 5 requests (resolveHandle and 4 pages) and at least 250 posts read", u)
+	}
+	if rl := e.c.RateLimit(); rl.Limit != 3000 || rl.Remaining != 3000-5 || rl.Reset.Before(time.Now()) {
+		t.Errorf("rate limit %+v", rl)
+	}
 	recent, err := e.c.Recent(context.Background(), 3)
 	if err != nil || texts(recent) != "p247ns | p248ns | p249ns" {
 		t.Errorf("Recent(3) = %s, %v", texts(recent), err)

@@ -46,6 +46,8 @@ type Server struct {
 	sessions map[string]string // accessJwt → DID
 	lastUS   int64
 	requests map[string]int
+	rlReset  time.Time // the rate-limit window's end
+	rlUsed   int
 	// ignoreWantedDids makes Jetstream send every account's events, as a
 	// broken relay would.
 	ignoreWantedDids bool

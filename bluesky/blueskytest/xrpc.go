@@ -35,6 +35,19 @@ func (s *Server) xrpc(w http.ResponseWriter, r *http.Request) {
 		"com.atproto.server.createSession": s.createSession,
 		"com.atproto.repo.createRecord":    s.createRecord,
 	}
+	// The AppView's budget, as public.api.bsky.app reports it: 3,000
+	// requests per 5 minutes per IP.
+	s.mu.Lock()
+	now := time.Now()
+	if now.After(s.rlReset) {
+		s.rlReset, s.rlUsed = now.Add(5*time.Minute), 0
+	}
+	s.rlUsed++
+	w.Header().Set("Ratelimit-Limit", "3000")
+	w.Header().Set("Ratelimit-Remaining", strconv.Itoa(max(3000-s.rlUsed, 0)))
+	w.Header().Set("Ratelimit-Reset", strconv.FormatInt(s.rlReset.Unix(), 10))
+	w.Header().Set("Ratelimit-Policy", "3000;w=300")
+	s.mu.Unlock()
 	if h, ok := query[method]; ok {
 		if r.Method != http.MethodGet {
 			xrpcError(w, http.StatusMethodNotAllowed, "InvalidRequest", "Incorrect HTTP method ("+r.Method+") expected GET")
