@@ -406,3 +406,52 @@ func TestDemoBluesky(t *testing.T) {
 		t.Errorf("unknown demo source: exit %d, %q", code, stderr)
 	}
 }
+
+// TestBlueskyMirrorTable: source = "bluesky" inside a [[mirror]] with
+// its own [mirror.bluesky] works like the top-level layout.
+func TestBlueskyMirrorTable(t *testing.T) {
+	t.Parallel()
+	w := newBskyWorld(t, true, "1s", "")
+	stateDir := filepath.Join(w.dir, "mirrors")
+	w.state = filepath.Join(stateDir, "bsky.json")
+	text := fmt.Sprintf(`[renren]
+ca_file = %q
+address = %q
+ping_interval = "30s"
+
+[state]
+dir = %q
+
+[log]
+level = "debug"
+format = "json"
+
+[[mirror]]
+name = "bsky"
+source = "bluesky"
+  [mirror.bluesky]
+  handle = %q
+  appview = %q
+  jetstream = %q
+  plc_directory = %q
+  poll_interval = "1s"
+  [mirror.renren]
+  jid = %q
+  password = %q
+`, w.prosody.CAFile(), w.prosody.Addr(), stateDir, bskyHandle, w.srv.URL, w.srv.JetstreamURL, w.srv.PLCURL, userJID, userPassword)
+	if err := os.WriteFile(w.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := r2sync(t, "check", "--config", w.config)
+	if code != 0 || !strings.Contains(stdout, "bluesky: ok, account @"+bskyHandle) {
+		t.Fatalf("check exited %d\n%s%s", code, stdout, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := w.started(true)
+	w.post(blueskytest.Post{Text: "from a mirror table"})
+	if got := w.statuses(ctx, 1); got[0] != "from a mirror table" {
+		t.Fatalf("statuses %q", got)
+	}
+	d.stop(t)
+}
