@@ -23,6 +23,9 @@ const (
 	// Jetstream's time_us order is only roughly the order of commits, and
 	// the cursor dedupes what comes twice.
 	rewind = 3 * time.Second
+	// msgBuffer is how many events wait while a push runs; one account
+	// makes far fewer in the time of a poll.
+	msgBuffer = 1024
 )
 
 // Streaming is a Client that also follows the account on Jetstream
@@ -128,20 +131,42 @@ func (s *Streaming) streamOnce(ctx context.Context, push func(context.Context, [
 	defer stop()
 	pingDone := make(chan error, 1)
 	go func() { pingDone <- s.pinger(cctx, conn) }()
+	// Reading goes on in its own goroutine, also while push runs (a poll
+	// can take seconds): coder/websocket reads pongs only inside Read, so
+	// a stalled reader would look like a silent stream.
+	msgs := make(chan []byte, msgBuffer)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, data, err := conn.Read(cctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case msgs <- data:
+			case <-cctx.Done():
+				readErr <- cctx.Err()
+				return
+			}
+		}
+	}()
 
 	// The gap-filling poll, now that new posts will not be missed.
 	if err := push(ctx, nil); err != nil {
 		return true, fmt.Errorf("poll after connect: %w", err)
 	}
 	for {
-		_, data, err := conn.Read(cctx)
-		if err != nil {
+		var data []byte
+		select {
+		case data = <-msgs:
+		case err := <-readErr:
 			select {
 			case perr := <-pingDone:
 				if perr != nil {
 					return true, perr
 				}
-			default:
+			case <-time.After(10 * time.Millisecond): // the pinger's verdict, if it closed the connection
 			}
 			return true, fmt.Errorf("jetstream read: %w", err)
 		}

@@ -207,3 +207,48 @@ func TestStreamRepostInOrder(t *testing.T) {
 		t.Errorf("Since = %+v, %v", posts, err)
 	}
 }
+
+// TestStreamSlowPollIsNotSilence: the poll after a connect may take
+// longer than a ping period; pongs are still read meanwhile, so the
+// stream is not taken for silent and redialled.
+func TestStreamSlowPollIsNotSilence(t *testing.T) {
+	e := newEnv(t, nil) // ping period 200 ms
+	s := e.c.Source().(*bluesky.Streaming)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 10)
+	done := make(chan error)
+	polls := 0
+	go func() {
+		done <- s.Stream(ctx, func(ctx context.Context, posts []daemon.Post) error {
+			if posts == nil {
+				polls++
+				if polls == 1 {
+					select { // a poll of three ping periods
+					case <-time.After(600 * time.Millisecond):
+					case <-ctx.Done():
+					}
+				}
+				got <- "poll"
+				return nil
+			}
+			got <- posts[0].Text
+			return nil
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	if x := <-got; x != "poll" {
+		t.Fatalf("got %q first", x)
+	}
+	e.post(t, e.alice, blueskytest.Post{Text: "after a slow poll"})
+	select {
+	case x := <-got:
+		if x != "after a slow poll" {
+			t.Fatalf("got %q: the stream reconnected", x)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no post")
+	}
+	if n := e.srv.Requests("subscribe"); n != 1 {
+		t.Errorf("%d subscriptions, want 1", n)
+	}
+}
