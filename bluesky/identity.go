@@ -123,7 +123,8 @@ func (c *Client) lookup(ctx context.Context) (daemon.Account, *didDocument, erro
 }
 
 // Verify implements daemon.Verifier: it checks that the account exists
-// (the handle resolves, or the DID has a document) and returns it.
+// (the handle resolves, or the DID has a document) and, when an app
+// password is set, that it logs in; it returns the account.
 func (c *Client) Verify(ctx context.Context) (daemon.Account, error) {
 	acc, _, err := c.lookup(ctx)
 	if err != nil {
@@ -142,6 +143,13 @@ func (c *Client) Verify(ctx context.Context) (daemon.Account, error) {
 	c.mu.Lock()
 	c.account = &acc
 	c.mu.Unlock()
+	if c.opts.AppPassword != "" {
+		// An app password is there for `r2sync post`: a wrong one is
+		// better found now than when posting.
+		if _, err := c.login(ctx, acc, true); err != nil {
+			return daemon.Account{}, fmt.Errorf("verify bluesky app password: %w", err)
+		}
+	}
 	return acc, nil
 }
 

@@ -57,6 +57,9 @@ func TestPostWrongAppPassword(t *testing.T) {
 	if e.srv.Requests("com.atproto.repo.createRecord") != 0 {
 		t.Error("createRecord called without a session")
 	}
+	if _, err := e.c.Verify(context.Background()); !errors.As(err, &xe) || xe.StatusCode != 401 {
+		t.Errorf("Verify with a wrong app password: %v", err)
+	}
 	e2 := newEnv(t, func(o *bluesky.Options) { o.AppPassword = "" })
 	if _, err := e2.c.Post(context.Background(), "hi"); err == nil || !strings.Contains(err.Error(), "app_password_file") {
 		t.Errorf("no app password: %v", err)

@@ -186,6 +186,9 @@ func TestVerify(t *testing.T) {
 	if err != nil || a.ID != e.alice || a.Handle != aliceHandle {
 		t.Fatalf("Verify = %+v, %v", a, err)
 	}
+	if n := e.srv.Requests("com.atproto.server.createSession"); n != 1 {
+		t.Errorf("Verify with an app password made %d sessions, want 1", n)
+	}
 	byDID := e
 	c, err := bluesky.New(bluesky.Options{DID: byDID.alice, AppView: byDID.srv.URL, PLCDirectory: byDID.srv.PLCURL})
 	if err != nil {

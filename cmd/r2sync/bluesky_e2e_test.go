@@ -83,6 +83,13 @@ func TestBlueskyCheckAndPost(t *testing.T) {
 		t.Errorf("check of an unknown handle: exit %d\n%s", code, stdout)
 	}
 
+	wrongPass := filepath.Join(w.dir, "wrong_app_password")
+	os.WriteFile(wrongPass, []byte("wrong-app-S3CRET\n"), 0o600)
+	os.WriteFile(bad, []byte(strings.Replace(string(b), filepath.Join(w.dir, "bsky_app_password"), wrongPass, 1)), 0o600)
+	if code, stdout, stderr := r2sync(t, "check", "--config", bad); code != 1 || !strings.Contains(stdout, "app password") || strings.Contains(stdout+stderr, "wrong-app-S3CRET") {
+		t.Errorf("check with a wrong app password: exit %d\n%s%s", code, stdout, stderr)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := w.started(true)
