@@ -34,6 +34,10 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 		}
 		return fmt.Errorf("the %s source cannot post", sourceKindOf(w.kind))
 	}
+	noun := "post" // what the source calls what `post` creates
+	if w.twitter != nil {
+		noun = "tweet"
+	}
 	// Its own resource, so a running daemon's session is not replaced.
 	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-post"
@@ -45,7 +49,7 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	_, err = store.Update(ctx, func(s *daemon.State) error {
 		p, err := poster.Post(ctx, message)
 		if err != nil {
-			return fmt.Errorf("post tweet: %w", err)
+			return fmt.Errorf("post %s: %w", noun, err)
 		}
 		created = p
 		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceKey(w.kind), ID: p.ID, Cursor: p.Cursor})
@@ -53,11 +57,11 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	})
 	if err != nil {
 		if created.ID != "" {
-			return fmt.Errorf("tweet %s posted, but the state file was not updated, so a daemon may mirror it again: %w", created.ID, err)
+			return fmt.Errorf("%s %s posted, but the state file was not updated, so a daemon may mirror it again: %w", noun, created.ID, err)
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "tweet posted: %s\n", created.URL)
+	fmt.Fprintf(e.stdout, "%s posted: %s\n", noun, created.URL)
 
 	text, err := w.renderer.Render(created, xmppSanitize)
 	if err != nil {
