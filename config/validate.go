@@ -116,13 +116,7 @@ func (c *Mirror) problems(sc scope) []string {
 		}
 	}
 
-	probs = append(probs, c.twitterProblems(sc, true)...)
-	if d := c.Twitter.PollInterval.Duration; d < time.Second || d > maxPollInterval {
-		add("twitter.poll_interval", "must be between 1s and 24h", d)
-	}
-	if d := c.Twitter.Timeout.Duration; d < time.Second || d > 5*time.Minute {
-		add("twitter.timeout", "must be between 1s and 5m", d)
-	}
+	probs = append(probs, c.sourceProblems(sc)...)
 
 	if c.Renren.JID == "" {
 		probs = append(probs, sc.missing("renren.jid"))
@@ -164,6 +158,7 @@ func (c *Mirror) problems(sc scope) []string {
 	if c.Sync.MaxLength < 0 {
 		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
 	}
+	probs = append(probs, c.Sync.filterProblems(sc)...)
 
 	switch f := c.StateFile; {
 	case f == "":

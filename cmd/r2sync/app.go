@@ -88,6 +88,7 @@ func commands() []command {
 		{name: "check", args: "[--config FILE]", summary: "validate the config, the Twitter credentials and the XMPP login", run: cmdCheck},
 		{name: "login", args: "[--config FILE]", summary: "get a Twitter access token with a PIN (OAuth 1.0a out-of-band)", run: cmdLogin},
 		{name: "demo", args: "", summary: "show the mirror at work against built-in test servers; no accounts needed", run: cmdDemo},
+		{name: "preview", args: "[--config FILE] [--count N]", summary: "show what the newest posts would become; sends nothing", run: cmdPreview},
 		{name: "status", args: "[--config FILE]", summary: "describe the state file: last mirrored tweet, pending statuses", run: cmdStatus},
 		{name: "healthcheck", args: "[--config FILE] [--url URL]", summary: "exit 0 when the running daemon is ready (/readyz), else 1", run: cmdHealthcheck},
 		{name: "feed", args: "[--config FILE] [--follow]", summary: "print the Renren news feed kept in renren.feed_log", run: cmdFeed},

@@ -90,10 +90,10 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 			continue
 		}
 		mon := reg.Mirror(w.name, health.Options{
-			Source:       w.twitter,
-			SourceName:   sourceName,
-			PollInterval: w.cfg.Twitter.PollInterval.Duration,
-			Kind:         "twitter",
+			Source:       w.source,
+			SourceName:   sourceKey(w.kind),
+			PollInterval: w.pollInterval(),
+			Kind:         sourceKindOf(w.kind),
 			Account:      sourceAccount(w),
 			XMPP:         w.cfg.Renren.JID,
 		})

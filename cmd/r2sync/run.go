@@ -13,9 +13,10 @@ import (
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "run", "[--config FILE]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
+	fs := newFlagSet(e, "run", "[--config FILE] [--dry-run] [--shard I/N]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
 	cfgPath := configFlag(fs)
 	shardSpec, shardCount := shardFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "log each status instead of setting it: no XMPP login, and the state file is neither created nor changed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -31,8 +32,14 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if all = ownMirrors(all, sh); sh != nil {
 		base.Info("running one shard of the mirrors", zap.Stringer("shard", sh), zap.Int("mirrors", len(all)), zap.Int("of_mirrors", total))
 	}
+	if *dryRun && len(all) > 0 {
+		return runDry(ctx, all)
+	}
 	if len(all) == 0 {
 		defer func() { _ = base.Sync() }()
+		if *dryRun {
+			return nil
+		}
 		return idleShard(ctx, httpCfg, base, sh)
 	}
 	logArrivals(all, sh)
@@ -296,15 +303,18 @@ func (r *runner) shutdown(g *generation, sessions map[string]*session) error {
 
 // logSettings logs msg with what a mirror runs with.
 func logSettings(w *wiring, g *generation, msg string, fields ...zap.Field) {
-	cfg, tw := w.cfg, w.twitter
-	w.log.Info(msg, append([]zap.Field{
+	cfg := w.cfg
+	source := []zap.Field{zap.String("source", sourceKindOf(w.kind))}
+	if tw := w.twitter; tw != nil {
+		source = append(source, zap.String("api", tw.API()), zap.String("api_base", tw.APIBase()))
+	}
+	w.log.Info(msg, append(append([]zap.Field{
 		zap.String("version", versionString()),
-		zap.String("jid", cfg.Renren.JID),
-		zap.String("api", tw.API()),
-		zap.String("api_base", tw.APIBase()),
-		zap.String("state_file", cfg.State.File),
-		zap.String("http_listen", cfg.HTTP.Listen),
-		zap.Bool("systemd", g.notifier != nil),
-		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration),
-	}, fields...)...)
+		zap.String("jid", cfg.Renren.JID)}, source...),
+		append([]zap.Field{
+			zap.String("state_file", cfg.State.File),
+			zap.String("http_listen", cfg.HTTP.Listen),
+			zap.Bool("systemd", g.notifier != nil),
+			zap.Duration("poll_interval", w.pollInterval()),
+		}, fields...)...)...)
 }

@@ -156,6 +156,17 @@ func TestSourceAccount(t *testing.T) {
 			t.Errorf("sourceAccount(%q) = %q, want %q", tok, got, want)
 		}
 	}
+	m := &wiring{kind: config.SourceMastodon}
+	m.cfg.Mastodon.Server = "https://mastodon.example/"
+	b := &wiring{kind: config.SourceBluesky}
+	b.cfg.Bluesky.Handle = "alice.bsky.social"
+	d := &wiring{kind: config.SourceBluesky}
+	d.cfg.Bluesky.DID = "did:plc:abc"
+	for w, want := range map[*wiring]string{m: "at mastodon.example", b: "@alice.bsky.social", d: "did:plc:abc"} {
+		if got := sourceAccount(w); got != want {
+			t.Errorf("%s: sourceAccount = %q, want %q", w.kind, got, want)
+		}
+	}
 }
 
 // A shard without mirrors is live and ready (a StatefulSet's rollout

@@ -16,7 +16,6 @@ import (
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
-	"github.com/r2sync/r2sync/twitter"
 )
 
 // writeMirrorRows prints one row per mirror of cfg: what its state file
@@ -24,11 +23,13 @@ import (
 // answers) says of its session and last error.
 func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	sessionUp, lastErr, daemonState := map[string]string{}, map[string]string{}, ""
+	var skips map[string]map[string]int64 // nil unless the daemon answered
 	if cfg.HTTP.Listen != "" {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"), cfg.HTTP.Token.Value())
 		if err == nil && code == 200 {
 			sessionUp = sessionGauges(body)
+			skips = skipCounts(body)
 			daemonState = "ready"
 			if rc, rbody, err := httpGet(hctx, endpointURL(cfg.HTTP.Listen, "/readyz")); err == nil && rc != 200 {
 				daemonState = "not ready"
@@ -43,12 +44,9 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	}
 	now := e.now()
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "MIRROR\tSOURCE\tTARGET\tSESSION\tLAST STATUS\tPENDING\tLAST ERROR")
+	fmt.Fprintln(w, "MIRROR\tSOURCE\tTARGET\tSESSION\tLAST STATUS\tPENDING\tSKIPPED\tLAST ERROR")
 	for _, m := range cfg.Mirrors() {
-		source := m.Twitter.API
-		if api, base, err := twitter.ResolveAPI(m.Twitter.API, m.Twitter.APIBase); err == nil {
-			source = "twitter " + api + " at " + base.Host
-		}
+		source := describeSource(m)
 		session := "-"
 		if v, ok := sessionUp[m.Name]; ok {
 			session = map[bool]string{true: "up", false: "down"}[v == "1"]
@@ -71,7 +69,11 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 		if le == "" {
 			le = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, source, m.Renren.JID, session, last, pending, le)
+		skipped := "-"
+		if skips != nil {
+			skipped = describeSkips(skips[m.Name])
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, source, m.Renren.JID, session, last, pending, skipped, le)
 	}
 	if daemonState != "" {
 		fmt.Fprintf(w, "\ndaemon: %s\n", daemonState)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -54,9 +55,22 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 // sourceAccount names the account a mirror's source reads, for the
-// status page, without a request: for Twitter the user id that starts
-// every OAuth 1.0a access token ("12345-…"), which is public.
+// status page, without a request: the Bluesky handle (or DID), the
+// Mastodon server, and for Twitter the user id that starts every OAuth
+// 1.0a access token ("12345-…"), which is public.
 func sourceAccount(w *wiring) string {
+	switch w.kind {
+	case config.SourceMastodon:
+		if u, err := url.Parse(w.cfg.Mastodon.Server); err == nil && u.Host != "" {
+			return "at " + u.Host
+		}
+		return ""
+	case config.SourceBluesky:
+		if w.cfg.Bluesky.Handle != "" {
+			return "@" + strings.TrimPrefix(w.cfg.Bluesky.Handle, "@")
+		}
+		return w.cfg.Bluesky.DID
+	}
 	id, _, ok := strings.Cut(w.cfg.Twitter.AccessToken.Value(), "-")
 	if !ok || id == "" || strings.Trim(id, "0123456789") != "" {
 		return ""
