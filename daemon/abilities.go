@@ -82,3 +82,12 @@ func SanitizerOf(sink Sink) func(string) string {
 	}
 	return nil
 }
+
+// RecentLister is implemented by sources that can list the user's newest
+// posts whatever the cursor (`r2sync preview`).
+type RecentLister interface {
+	// Recent returns the user's n newest posts (fewer when the source
+	// has fewer), oldest first, each with its cursor, converted exactly
+	// as Since converts them.
+	Recent(ctx context.Context, n int) ([]Post, error)
+}
