@@ -8,7 +8,6 @@ import (
 // eventCounters count what the stream saw and did not mirror.
 type eventCounters struct {
 	edits, deletes, foreign, bad, reconnects, reordered atomic.Int64
-	visibility, contentWarning                          atomic.Int64
 
 	// own remembers the user's latest status ids seen on the stream,
 	// since a delete event names only an id, of any status of the home
@@ -21,15 +20,6 @@ type eventCounters struct {
 
 // ownMemory bounds the remembered ids.
 const ownMemory = 1024
-
-// skipped counts a status of the user's that is not mirrored.
-func (e *eventCounters) skipped(reason string) {
-	if reason == skipVisibility {
-		e.visibility.Add(1)
-	} else {
-		e.contentWarning.Add(1)
-	}
-}
 
 func (e *eventCounters) remember(id string) {
 	e.mu.Lock()
@@ -53,22 +43,20 @@ func (e *eventCounters) known(id string) bool {
 }
 
 // EventCounts returns how many events of each kind the source saw and
-// did not mirror, by name: "visibility" and "content_warning" (the
-// user's statuses the settings exclude, each time they are read),
-// "edit" and "delete" (of the user's own statuses), "foreign" (statuses of other accounts, the home timeline on
+// did not mirror, by name: "edit" and "delete" (of the user's own
+// statuses), "foreign" (statuses of other accounts, the home timeline on
 // the user stream), "unreadable" (events that did not parse),
 // "reordered" (own statuses that came after a newer one, which the
-// mirror's cursor had passed) and "reconnect" (stream connections made). Health can read it through a
-// type assertion, like the other optional abilities.
+// mirror's cursor had passed) and "reconnect" (stream connections
+// made). Health can read it through a type assertion, like the other
+// optional abilities.
 func (s *Source) EventCounts() map[string]int64 {
 	return map[string]int64{
-		"edit":            s.events.edits.Load(),
-		"delete":          s.events.deletes.Load(),
-		"foreign":         s.events.foreign.Load(),
-		"unreadable":      s.events.bad.Load(),
-		"reconnect":       s.events.reconnects.Load(),
-		"reordered":       s.events.reordered.Load(),
-		"visibility":      s.events.visibility.Load(),
-		"content_warning": s.events.contentWarning.Load(),
+		"edit":       s.events.edits.Load(),
+		"delete":     s.events.deletes.Load(),
+		"foreign":    s.events.foreign.Load(),
+		"unreadable": s.events.bad.Load(),
+		"reconnect":  s.events.reconnects.Load(),
+		"reordered":  s.events.reordered.Load(),
 	}
 }

@@ -106,9 +106,7 @@ func (s *Source) Since(ctx context.Context, cursor string) ([]daemon.Post, error
 			return nil, err
 		}
 		for _, st := range sts {
-			if p, ok := s.toPost(st); ok {
-				posts = append(posts, p)
-			}
+			posts = append(posts, s.toPost(st))
 		}
 		if len(sts) == 0 || n < pageSize {
 			break
@@ -148,9 +146,7 @@ func (s *Source) Recent(ctx context.Context, n int) ([]daemon.Post, error) {
 	}
 	posts := make([]daemon.Post, 0, len(sts))
 	for _, st := range sts {
-		if p, ok := s.toPost(st); ok {
-			posts = append(posts, p)
-		}
+		posts = append(posts, s.toPost(st))
 	}
 	return posts, nil
 }
@@ -192,9 +188,7 @@ func (s *Source) Post(ctx context.Context, text string) (daemon.Post, error) {
 		return daemon.Post{}, errors.New("post status: the server answered with another account's status")
 	}
 	s.usage.postsCreated.Add(1)
-	p, _ := s.toPost(&st) // public, no warning: never excluded
-	p.ID, p.Cursor = st.ID, st.ID
-	return p, nil
+	return s.toPost(&st), nil
 }
 
 // idempotencyKey is a random key for one post.

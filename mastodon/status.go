@@ -44,26 +44,24 @@ const (
 	CWFull    = "full"    // the warning, a blank line, then the text
 )
 
-// Reasons a status of the user's is not mirrored, as EventCounts and
-// daemon.Post.Skip name them.
+// Skip reasons this package sets on a daemon.Post.
 const (
 	skipVisibility     = "visibility"
 	skipContentWarning = "content_warning"
 )
 
-// toPost turns one of the user's own statuses into a daemon.Post, or
-// reports with ok false that the user's settings exclude it (its
-// visibility, a content warning with CWSkip). Excluded statuses are
-// dropped here, counted in EventCounts, and never handed to the mirror:
-// their privacy then depends on nothing downstream. (daemon.Post.Skip
-// would let the mirror count them and move its cursor past them; a
-// dropped one is only fetched again by the next poll while it is the
-// newest, which costs nothing more than the poll.) A boost is a Repost
-// with the text "RT @acct: text", X's form, which the template and the
-// [sync] filters already know; a reply to another account is a Reply, a
-// reply to oneself (a thread) is not.
-func (s *Source) toPost(st *status) (p daemon.Post, ok bool) {
-	p = daemon.Post{
+// toPost turns one of the user's own statuses into a daemon.Post. A
+// status the user's settings exclude (its visibility, a content warning
+// with CWSkip) comes with Skip set and without its text, so that the
+// mirror counts it as a skip, moves its cursor past it, and nothing of
+// it can reach a status even if a filter downstream failed; Visibility
+// is kept, which the mirror's filter refuses for private and direct
+// posts on its own. A boost is a Repost with the text "RT @acct: text",
+// X's form, which the template and the [sync] filters already know; a
+// reply to another account is a Reply, a reply to oneself (a thread) is
+// not.
+func (s *Source) toPost(st *status) daemon.Post {
+	p := daemon.Post{
 		ID:         st.ID,
 		Cursor:     st.ID,
 		Author:     st.Account.Acct,
@@ -91,8 +89,8 @@ func (s *Source) toPost(st *status) (p daemon.Post, ok bool) {
 		p.Hashtags = append(p.Hashtags, t.Name)
 	}
 	if !s.visible[st.Visibility] {
-		s.events.skipped(skipVisibility)
-		return daemon.Post{}, false
+		p.Skip = skipVisibility
+		return p
 	}
 	text := plainText(shown.Content)
 	if cw := shown.SpoilerText; cw != "" {
@@ -102,13 +100,13 @@ func (s *Source) toPost(st *status) (p daemon.Post, ok bool) {
 		case CWFull:
 			text = cw + "\n\n" + text
 		default:
-			s.events.skipped(skipContentWarning)
-			return daemon.Post{}, false
+			p.Skip = skipContentWarning
+			return p
 		}
 	}
 	if p.Repost {
 		text = "RT @" + shown.Account.Acct + ": " + text
 	}
 	p.Text = text
-	return p, true
+	return p
 }

@@ -24,10 +24,7 @@ type StreamingSource struct {
 	*Source
 }
 
-// Until daemon.Streamer is merged here, the same method set, checked.
-var _ interface {
-	Stream(context.Context, func(context.Context, []daemon.Post) error) error
-} = StreamingSource{}
+var _ daemon.Streamer = StreamingSource{}
 
 // Streaming returns s with the Streamer ability.
 func (s *Source) Streaming() StreamingSource { return StreamingSource{s} }
@@ -266,11 +263,7 @@ func (s StreamingSource) dispatch(ctx context.Context, event string, data []byte
 		} else {
 			c.last = st.ID
 		}
-		p, ok := s.toPost(&st)
-		if !ok {
-			return nil // not to be mirrored; counted
-		}
-		return c.push(ctx, []daemon.Post{p})
+		return c.push(ctx, []daemon.Post{s.toPost(&st)})
 	case "delete":
 		id := string(bytes.TrimSpace(data))
 		if s.events.known(id) {

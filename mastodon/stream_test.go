@@ -121,17 +121,20 @@ func TestStreamPushesOwnStatusesOnly(t *testing.T) {
 		got = append(got, c...)
 	}
 	p.mu.Unlock()
-	if want := []string{mine.ID, boost.ID, last.ID}; strings.Join(ids, ",") != strings.Join(want, ",") {
-		t.Fatalf("pushed %v, want %v (only the user's own, not the private %s)", ids, want, priv.ID)
+	if want := []string{mine.ID, priv.ID, boost.ID, last.ID}; strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Fatalf("pushed %v, want %v (only the user's own)", ids, want)
 	}
 	if got[0].Text != "mine" || got[0].Cursor != mine.ID {
 		t.Errorf("pushed %+v", got[0])
 	}
-	if got[1].Text != "RT @bob: followed account" || !got[1].Repost {
-		t.Errorf("boost pushed as %+v", got[1])
+	if got[1].Skip != "visibility" || got[1].Text != "" || got[1].Visibility != "private" {
+		t.Errorf("private pushed as %+v, want Skip visibility and no text", got[1])
+	}
+	if got[2].Text != "RT @bob: followed account" || !got[2].Repost {
+		t.Errorf("boost pushed as %+v", got[2])
 	}
 	ec := s.EventCounts()
-	if ec["edit"] != 1 || ec["delete"] != 1 || ec["foreign"] != 3 || ec["visibility"] != 1 {
+	if ec["edit"] != 1 || ec["delete"] != 1 || ec["foreign"] != 3 {
 		t.Errorf("event counts = %v, want 1 own edit, 1 own delete, 3 foreign (2 posts and an edit)", ec)
 	}
 }
