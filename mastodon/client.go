@@ -68,9 +68,14 @@ type Options struct {
 	BackoffMin, BackoffMax time.Duration
 	// Logger receives the package's logs; nil means none.
 	Logger *zap.Logger
-	// Transport is the HTTP transport under the body caps. Nil means
-	// NewTransport().
+	// Transport is the HTTP transport of the REST requests, under the
+	// body caps. Nil means NewTransport().
 	Transport http.RoundTripper
+	// StreamTransport carries the user stream. Nil means
+	// NewTransport(). A stream lasts for hours, so a transport that caps
+	// whole bodies (as twitter.NewTransport does, at 8 MiB) would cut it
+	// again and again; it is kept apart from Transport for that reason.
+	StreamTransport http.RoundTripper
 }
 
 // Source is a Mastodon client on behalf of one user. It is safe for
@@ -79,6 +84,7 @@ type Source struct {
 	base      string // the server, without a trailing "/"
 	token     string
 	rt        http.RoundTripper
+	streamRT  http.RoundTripper
 	timeout   time.Duration
 	heartbeat time.Duration
 	bmin      time.Duration
@@ -174,6 +180,11 @@ func New(opts Options) (*Source, error) {
 		rt = NewTransport()
 	}
 	s.rt = limitTransport{next: rt}
+	srt := opts.StreamTransport
+	if srt == nil {
+		srt = NewTransport()
+	}
+	s.streamRT = limitTransport{next: srt}
 	return s, nil
 }
 

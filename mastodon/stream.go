@@ -94,7 +94,7 @@ func (s StreamingSource) streamOnce(ctx context.Context, push func(context.Conte
 		return false, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := s.rt.RoundTrip(req)
+	resp, err := s.streamRT.RoundTrip(req)
 	if err != nil {
 		if silent.Load() {
 			return false, fmt.Errorf("connect stream: no answer within %s", s.timeout)

@@ -3,6 +3,7 @@ package mastodon
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -342,4 +343,41 @@ func FuzzStreamRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// capTransport caps every response body at n bytes, as a shared
+// transport built for REST may.
+type capTransport struct{ n int64 }
+
+func (c capTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, c.n), resp.Body}
+	}
+	return resp, err
+}
+
+// The stream has its own transport: a REST transport that caps bodies
+// does not cut it.
+func TestStreamOutlivesABodyCappedTransport(t *testing.T) {
+	srv := mastodontest.NewServer(mastodontest.Options{Heartbeat: time.Second})
+	defer srv.Close()
+	s := newSource(t, srv, func(o *Options) { o.Transport = capTransport{16 << 10} })
+	p, stop := startStream(t, s)
+	defer stop()
+	p.wait(t, "the first connect", func(c [][]daemon.Post) bool { return polls(c) == 1 })
+	var last string
+	for i := range 20 { // about 40 KiB of events
+		last = post(t, srv, mastodontest.NewStatus{Text: fmt.Sprintf("post %d %s", i, strings.Repeat("x", 400))}).ID
+	}
+	p.wait(t, "all posts", func(c [][]daemon.Post) bool {
+		ids := pushedIDs(c)
+		return len(ids) > 0 && ids[len(ids)-1] == last
+	})
+	if n := srv.StreamConnects(); n != 1 {
+		t.Errorf("%d stream connections, want 1", n)
+	}
 }
