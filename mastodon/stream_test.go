@@ -303,8 +303,10 @@ func TestStreamWaitsForSlowPush(t *testing.T) {
 		})
 	}()
 	defer func() { cancel(); <-done }()
-	for srv.OpenStreams() == 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); srv.OpenStreams() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not connect")
+		}
 	}
 	time.Sleep(300 * time.Millisecond) // the push is slow on purpose
 	close(release)
