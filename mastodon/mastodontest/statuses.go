@@ -116,6 +116,27 @@ func (s *Server) Post(n NewStatus) (Status, error) {
 	return *st, nil
 }
 
+// PostReordered makes two statuses, first then second, and sends their
+// stream events in the other order, as Mastodon's concurrent fan-out
+// workers can for two posts made within milliseconds.
+func (s *Server) PostReordered(first, second NewStatus) (Status, Status, error) {
+	s.mu.Lock()
+	a, err := s.create(first)
+	if err != nil {
+		s.mu.Unlock()
+		return Status{}, Status{}, err
+	}
+	b, err := s.create(second)
+	if err != nil {
+		s.mu.Unlock()
+		return Status{}, Status{}, err
+	}
+	s.mu.Unlock()
+	s.broadcast("update", b)
+	s.broadcast("update", a)
+	return *a, *b, nil
+}
+
 // create makes a status; s.mu is held.
 func (s *Server) create(n NewStatus) (*Status, error) {
 	author := s.accounts[0]
