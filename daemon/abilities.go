@@ -66,6 +66,14 @@ type UsageReporter interface {
 	Usage() Usage
 }
 
+// EventCounter is implemented by sources that see events besides new
+// posts (edits, deletes, a followed account's posts on a stream) and
+// count them: they are never mirrored, but health reports them. Keys are
+// short event names, a fixed set per source.
+type EventCounter interface {
+	EventCounts() map[string]int64
+}
+
 // Sanitizer is implemented by sinks that cannot carry every string (XMPP
 // cannot carry what XML 1.0 forbids). The mirror cleans each rendered
 // status with it before cutting it to length, so that the queued text is
