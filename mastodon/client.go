@@ -179,12 +179,12 @@ func New(opts Options) (*Source, error) {
 	if rt == nil {
 		rt = NewTransport()
 	}
-	s.rt = limitTransport{next: rt}
+	s.rt = capped(rt)
 	srt := opts.StreamTransport
 	if srt == nil {
 		srt = NewTransport()
 	}
-	s.streamRT = limitTransport{next: srt}
+	s.streamRT = capped(srt)
 	return s, nil
 }
 
