@@ -16,6 +16,7 @@ import (
 
 	"github.com/dghubble/oauth1"
 
+	"github.com/r2sync/r2sync/internal/httpcap"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
 
@@ -80,7 +81,7 @@ func TestLimitTransport(t *testing.T) {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 			got, err := io.ReadAll(resp.Body)
-			var tl *bodyTooLargeError
+			var tl *httpcap.TooLargeError
 			if !tt.tooBig {
 				if err != nil || !bytes.Equal(got, body) {
 					t.Fatalf("read %d bytes, %v; want the %d-byte body", len(got), err, len(body))
@@ -100,19 +101,11 @@ func TestLimitTransport(t *testing.T) {
 			if tt.declare && !tt.gz && len(got) != 0 {
 				t.Errorf("read %d bytes of a body declared too large, want none", len(got))
 			}
-			want := "twitter: response body over " + formatSize(int64(max))
+			want := "twitter: response body over " + httpcap.Size(int64(max))
 			if err.Error() != want {
 				t.Errorf("error %q, want %q", err, want)
 			}
 		})
-	}
-}
-
-func TestFormatSize(t *testing.T) {
-	for in, want := range map[int64]string{8 << 20: "8 MiB", 64 << 10: "64 KiB", 1000: "1000 bytes", 1536: "1536 bytes"} {
-		if got := formatSize(in); got != want {
-			t.Errorf("formatSize(%d) = %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -135,7 +128,7 @@ func TestTransportOneConnectionPerRequest(t *testing.T) {
 	s.StartTLS()
 	defer s.Close()
 	rt := newTransport(maxBody, maxErrorBody)
-	tr := rt.(limitTransport).next.(*http.Transport)
+	tr := httpcap.Next(rt).(*http.Transport)
 	tr.TLSClientConfig = s.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	hc := &http.Client{Transport: rt}
 	for range 3 {
@@ -177,7 +170,7 @@ func TestTimelinePageFitsCap(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"extended_entities"`)) {
 		t.Fatalf("status %d, %v, %.200s", resp.StatusCode, err, b)
 	}
-	t.Logf("a full v1.1 page of 200 retweets with 4 photos: %d bytes (cap %s, %.1fx)", len(b), formatSize(maxBody), float64(maxBody)/float64(len(b)))
+	t.Logf("a full v1.1 page of 200 retweets with 4 photos: %d bytes (cap %s, %.1fx)", len(b), httpcap.Size(maxBody), float64(maxBody)/float64(len(b)))
 	if len(b)*3 > maxBody {
 		t.Errorf("a %d-byte page leaves less than 3x room under the %d-byte cap", len(b), maxBody)
 	}
