@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
@@ -61,97 +57,38 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--source %q: want twitter, mastodon or bluesky", *source)}
 	}
 
-	const (
-		jid      = "123456@talk.xiaonei.com"
-		password = "demo-password"
-	)
 	keys := twittertest.Options{ConsumerKey: "demo-ck", ConsumerSecret: "demo-cs", AccessToken: "demo-at", AccessSecret: "demo-as", UserID: 42, ScreenName: "r2demo"}
 	api := twittertest.NewServer(keys)
 	defer api.Close()
-	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: zap.NewNop()})
-	if err != nil {
-		return fmt.Errorf("start demo XMPP server: %w", err)
-	}
-	defer xmpp.Close()
-
-	dir, err := os.MkdirTemp("", "r2sync-demo-")
+	rig, err := newDemoRig(e)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, xmpp.CAPEM(), 0o600); err != nil {
-		return err
-	}
+	defer rig.close()
 
 	// The config a user would write for these two servers; from here on
 	// the demo is `r2sync run` with it.
-	cfg := config.Default()
+	cfg := rig.config(*verbose)
 	cfg.Twitter.APIBase = api.URL()
 	cfg.Twitter.ConsumerKey, cfg.Twitter.ConsumerSecret = config.Secret(keys.ConsumerKey), config.Secret(keys.ConsumerSecret)
 	cfg.Twitter.AccessToken, cfg.Twitter.AccessSecret = config.Secret(keys.AccessToken), config.Secret(keys.AccessSecret)
 	cfg.Twitter.PollInterval.Duration = demoPollInterval
 	cfg.Twitter.Timeout.Duration = 10 * time.Second
-	cfg.Renren.JID, cfg.Renren.Password = jid, config.Secret(password)
-	cfg.Renren.Address, cfg.Renren.CAFile = xmpp.Addr(), caFile
-	cfg.Renren.PingInterval.Duration = 30 * time.Second
-	cfg.Sync.Template, cfg.Sync.MaxLength = "[r2] {{.Text}}", 140
-	cfg.State.File = filepath.Join(dir, "state.json")
-	cfg.Log.Level, cfg.Log.Format = "warn", "console"
-	if *verbose {
-		cfg.Log.Level = "info"
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("demo config: %w", err)
-	}
-	// The demo is no service: it tells systemd nothing.
-	de := *e
-	de.getenv = func(k string) string {
-		if k == "NOTIFY_SOCKET" {
-			return ""
-		}
-		return e.getenv(k)
-	}
-	wired, err := wireConfig(&de, "demo config", cfg)
-	if err != nil {
-		return err
-	}
-	defer wired.close()
 
 	w := e.stdout
-	fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
-	fmt.Fprintf(w, "  Twitter API  %s (OAuth 1.0a verified, v1.1 JSON)\n", api.URL())
-	fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", xmpp.Addr())
-	fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and retweets off")
-	fmt.Fprintf(w, "  polling      every %s (the API's 900 requests per 15 minutes allow about one a second)\n", demoPollInterval)
-	fmt.Fprintln(w)
-
-	old := api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
-	r := &runner{e: &de, handler: &swapHandler{}}
-	sessions, _ := r.openSessions(ctx, []*wiring{wired}, nil)
-	g, err := r.start(ctx, []*wiring{wired}, sessions)
-	if err != nil {
-		_ = stopSessions(sessions)
-		return err
-	}
-	sess := sessions[sessionKey(wired)]
-	// The script ends early when the mirror or the session does.
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-g.units[0].finished:
-		case <-sess.finished:
-		case <-sctx.Done():
-		}
-		cancel()
-	}()
-	err = runDemoScript(sctx, w, api, xmpp, wired.store, old)
-	cancel()
-	if serr := r.shutdown(g, sessions); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
-		err = serr
-	}
-	return err
+	var old twittertest.Tweet
+	return rig.run(ctx, cfg, func(*wiring) error {
+		fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
+		fmt.Fprintf(w, "  Twitter API  %s (OAuth 1.0a verified, v1.1 JSON)\n", api.URL())
+		fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", rig.xmpp.Addr())
+		fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and retweets off")
+		fmt.Fprintf(w, "  polling      every %s (the API's 900 requests per 15 minutes allow about one a second)\n", demoPollInterval)
+		fmt.Fprintln(w)
+		old = api.AddTweet(twittertest.Tweet{Text: "an old tweet from before r2sync was installed"})
+		return nil
+	}, func(ctx context.Context, wired *wiring) error {
+		return runDemoScript(ctx, w, api, rig.xmpp, wired.store, old)
+	})
 }
 
 func runDemoScript(ctx context.Context, w interface{ Write([]byte) (int, error) }, api *twittertest.Server, xmpp *renrentest.Server, store *statefile.Store, old twittertest.Tweet) error {

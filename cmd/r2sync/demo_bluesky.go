@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/bluesky/blueskytest"
 	"github.com/r2sync/r2sync/config"
@@ -64,97 +60,39 @@ func demoBlueskyScript() []demoPost {
 // Jetstream) and the Renren-like XMPP server, printing each status with
 // its delay from the post's creation.
 func demoBluesky(ctx context.Context, e *env, verbose bool) error {
-	const (
-		jid      = "123456@talk.xiaonei.com"
-		password = "demo-password"
-		handle   = "r2demo.bsky.social"
-	)
+	const handle = "r2demo.bsky.social"
 	bsky := blueskytest.New()
 	defer bsky.Close()
 	alice := bsky.AddAccount(handle, "demo-app-password")
 	bob := bsky.AddAccount("bob.test", "bob-password")
-	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: zap.NewNop()})
-	if err != nil {
-		return fmt.Errorf("start demo XMPP server: %w", err)
-	}
-	defer xmpp.Close()
-	dir, err := os.MkdirTemp("", "r2sync-demo-")
+	rig, err := newDemoRig(e)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, xmpp.CAPEM(), 0o600); err != nil {
-		return err
-	}
+	defer rig.close()
 
-	cfg := config.Default()
+	cfg := rig.config(verbose)
 	cfg.Source = config.SourceBluesky
 	cfg.Bluesky.Handle = handle
 	cfg.Bluesky.AppView, cfg.Bluesky.PLCDirectory, cfg.Bluesky.Jetstream = bsky.URL, bsky.PLCURL, bsky.JetstreamURL
 	cfg.Bluesky.PollInterval.Duration = time.Minute // Jetstream brings posts; polls fill gaps
 	cfg.Bluesky.Timeout.Duration = 10 * time.Second
-	cfg.Renren.JID, cfg.Renren.Password = jid, config.Secret(password)
-	cfg.Renren.Address, cfg.Renren.CAFile = xmpp.Addr(), caFile
-	cfg.Renren.PingInterval.Duration = 30 * time.Second
-	cfg.Sync.Template, cfg.Sync.MaxLength = "[r2] {{.Text}}", 140
-	cfg.State.File = filepath.Join(dir, "state.json")
-	cfg.Log.Level, cfg.Log.Format = "warn", "console"
-	if verbose {
-		cfg.Log.Level = "info"
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("demo config: %w", err)
-	}
-	de := *e
-	de.getenv = func(k string) string {
-		if k == "NOTIFY_SOCKET" {
-			return ""
-		}
-		return e.getenv(k)
-	}
-	wired, err := wireConfig(&de, "demo config", cfg)
-	if err != nil {
-		return err
-	}
-	defer wired.close()
 
 	w := e.stdout
-	fmt.Fprintln(w, "r2sync demo --source bluesky: the real mirror against built-in test servers")
-	fmt.Fprintf(w, "  Bluesky      AppView and PDS %s, PLC directory %s/\n", bsky.URL, bsky.PLCURL)
-	fmt.Fprintf(w, "  Jetstream    %s (wantedCollections app.bsky.feed.post and .repost, wantedDids %s)\n", bsky.JetstreamURL, alice)
-	fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", xmpp.Addr())
-	fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and reposts off")
-	fmt.Fprintln(w)
-
-	old, err := bsky.CreatePost(alice, blueskytest.Post{Text: "an old post from before r2sync was installed"})
-	if err != nil {
+	var old blueskytest.Ref
+	return rig.run(ctx, cfg, func(*wiring) error {
+		fmt.Fprintln(w, "r2sync demo --source bluesky: the real mirror against built-in test servers")
+		fmt.Fprintf(w, "  Bluesky      AppView and PDS %s, PLC directory %s/\n", bsky.URL, bsky.PLCURL)
+		fmt.Fprintf(w, "  Jetstream    %s (wantedCollections app.bsky.feed.post and .repost, wantedDids %s)\n", bsky.JetstreamURL, alice)
+		fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", rig.xmpp.Addr())
+		fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and reposts off")
+		fmt.Fprintln(w)
+		var err error
+		old, err = bsky.CreatePost(alice, blueskytest.Post{Text: "an old post from before r2sync was installed"})
 		return err
-	}
-	r := &runner{e: &de, handler: &swapHandler{}}
-	sessions, _ := r.openSessions(ctx, []*wiring{wired}, nil)
-	g, err := r.start(ctx, []*wiring{wired}, sessions)
-	if err != nil {
-		_ = stopSessions(sessions)
-		return err
-	}
-	sess := sessions[sessionKey(wired)]
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-g.units[0].finished:
-		case <-sess.finished:
-		case <-sctx.Done():
-		}
-		cancel()
-	}()
-	err = runBlueskyDemo(sctx, w, bsky, alice, bob, xmpp, wired.store, old)
-	cancel()
-	if serr := r.shutdown(g, sessions); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
-		err = serr
-	}
-	return err
+	}, func(ctx context.Context, wired *wiring) error {
+		return runBlueskyDemo(ctx, w, bsky, alice, bob, rig.xmpp, wired.store, old)
+	})
 }
 
 func runBlueskyDemo(ctx context.Context, w io.Writer, bsky *blueskytest.Server, alice, bob string, xmpp *renrentest.Server, store *statefile.Store, old blueskytest.Ref) error {

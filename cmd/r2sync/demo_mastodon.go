@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
@@ -48,101 +44,42 @@ func demoMastodonScript(bob, reply, own string) []demoToot {
 // demoMastodon is `r2sync demo --source mastodon`: the real mirror,
 // streaming from mastodontest to renrentest.
 func demoMastodon(ctx context.Context, e *env, verbose bool) error {
-	const (
-		jid      = "123456@talk.xiaonei.com"
-		password = "demo-password"
-		token    = "demo-mastodon-token"
-	)
+	const token = "demo-mastodon-token"
 	api := mastodontest.NewServer(mastodontest.Options{Token: token, Username: "r2demo", Heartbeat: time.Second})
 	defer api.Close()
 	bob := api.AddAccount("bob")
-	xmpp, err := renrentest.NewServer(renrentest.Options{Users: map[string]string{"123456": password}, FeedEvents: true, Logger: zap.NewNop()})
-	if err != nil {
-		return fmt.Errorf("start demo XMPP server: %w", err)
-	}
-	defer xmpp.Close()
-	dir, err := os.MkdirTemp("", "r2sync-demo-")
+	rig, err := newDemoRig(e)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, xmpp.CAPEM(), 0o600); err != nil {
-		return err
-	}
+	defer rig.close()
 
-	cfg := config.Default()
+	cfg := rig.config(verbose)
 	cfg.Source = config.SourceMastodon
 	cfg.Mastodon.Server, cfg.Mastodon.AccessToken = api.URL(), config.Secret(token)
 	cfg.Mastodon.Stream = true
 	// Polls only fill gaps; every status below comes by the stream.
 	cfg.Mastodon.PollInterval.Duration = time.Hour
 	cfg.Mastodon.Timeout.Duration = 10 * time.Second
-	cfg.Renren.JID, cfg.Renren.Password = jid, config.Secret(password)
-	cfg.Renren.Address, cfg.Renren.CAFile = xmpp.Addr(), caFile
-	cfg.Renren.PingInterval.Duration = 30 * time.Second
-	cfg.Sync.Template, cfg.Sync.MaxLength = "[r2] {{.Text}}", 140
-	cfg.State.File = filepath.Join(dir, "state.json")
-	cfg.Log.Level, cfg.Log.Format = "warn", "console"
-	if verbose {
-		cfg.Log.Level = "info"
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("demo config: %w", err)
-	}
-	de := *e
-	de.getenv = func(k string) string {
-		if k == "NOTIFY_SOCKET" {
-			return ""
-		}
-		return e.getenv(k)
-	}
-	wired, err := wireConfig(&de, "demo config", cfg)
-	if err != nil {
-		return err
-	}
-	defer wired.close()
 
 	w := e.stdout
-	fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
-	fmt.Fprintf(w, "  Mastodon     %s (bearer token checked, the documented JSON, the user stream)\n", api.URL())
-	fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", xmpp.Addr())
-	fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and boosts off")
-	fmt.Fprintln(w, "  stream       on: each post comes by /api/v1/streaming/user (polls only fill gaps)")
-	fmt.Fprintln(w)
-
-	old, err := api.Post(mastodontest.NewStatus{Text: "an old post from before r2sync was installed"})
-	if err != nil {
-		return err
-	}
-	orig, err := api.Post(mastodontest.NewStatus{Account: bob.ID, Text: "bob's post, which you will answer and boost"})
-	if err != nil {
-		return err
-	}
-	r := &runner{e: &de, handler: &swapHandler{}}
-	sessions, _ := r.openSessions(ctx, []*wiring{wired}, nil)
-	g, err := r.start(ctx, []*wiring{wired}, sessions)
-	if err != nil {
-		_ = stopSessions(sessions)
-		return err
-	}
-	sess := sessions[sessionKey(wired)]
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-g.units[0].finished:
-		case <-sess.finished:
-		case <-sctx.Done():
+	var old, orig mastodontest.Status
+	return rig.run(ctx, cfg, func(*wiring) error {
+		fmt.Fprintln(w, "r2sync demo: the real mirror against built-in test servers")
+		fmt.Fprintf(w, "  Mastodon     %s (bearer token checked, the documented JSON, the user stream)\n", api.URL())
+		fmt.Fprintf(w, "  XMPP server  %s as talk.xiaonei.com (STARTTLS, SASL PLAIN, Renren quirks)\n", rig.xmpp.Addr())
+		fmt.Fprintln(w, "  template     \"[r2] {{.Text}}\", max_length 140, replies and boosts off")
+		fmt.Fprintln(w, "  stream       on: each post comes by /api/v1/streaming/user (polls only fill gaps)")
+		fmt.Fprintln(w)
+		var err error
+		if old, err = api.Post(mastodontest.NewStatus{Text: "an old post from before r2sync was installed"}); err != nil {
+			return err
 		}
-		cancel()
-	}()
-	err = runMastodonDemo(sctx, w, api, xmpp, wired, old.ID, demoMastodonScript(bob.ID, orig.ID, old.ID))
-	cancel()
-	if serr := r.shutdown(g, sessions); err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
-		err = serr
-	}
-	return err
+		orig, err = api.Post(mastodontest.NewStatus{Account: bob.ID, Text: "bob's post, which you will answer and boost"})
+		return err
+	}, func(ctx context.Context, wired *wiring) error {
+		return runMastodonDemo(ctx, w, api, rig.xmpp, wired, old.ID, demoMastodonScript(bob.ID, orig.ID, old.ID))
+	})
 }
 
 func runMastodonDemo(ctx context.Context, w io.Writer, api *mastodontest.Server, xmpp *renrentest.Server, wired *wiring, old string, script []demoToot) error {
