@@ -116,6 +116,7 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 		return nil, err
 	}
 	g.notifier = notifier
+	go trimWhenReady(gctx, first.sess.conn.Ready(), sum.FirstPoll(), first.w.base)
 	r.handler.set(reg.Handler())
 	g.ended = make(chan *unit, len(g.units))
 	g.alive = len(g.units)

@@ -15,6 +15,7 @@ type ProcStat struct {
 	RSS, HWM int64         // VmRSS and VmHWM (peak), bytes
 	Threads  int           // OS threads
 	CPU      time.Duration // on-CPU time of its live threads (schedstat, ns precision)
+	Slices   int64         // times its threads were put on a CPU (schedstat): wakeups
 }
 
 // ReadProc reads pid's footprint.
@@ -57,6 +58,10 @@ func ReadProc(pid int) (ProcStat, error) {
 		if fields := strings.Fields(string(b)); len(fields) > 0 {
 			ns, _ := strconv.ParseInt(fields[0], 10, 64)
 			s.CPU += time.Duration(ns)
+		}
+		if fields := strings.Fields(string(b)); len(fields) > 2 {
+			n, _ := strconv.ParseInt(fields[2], 10, 64)
+			s.Slices += n
 		}
 	}
 	return s, nil

@@ -121,6 +121,7 @@ type result struct {
 	idleRSS, peakRSS           int64
 	idleCPUPerPoll             time.Duration
 	idleCPU30s                 time.Duration
+	idleWakeups                float64
 	threads, goroutines        int
 }
 
@@ -155,7 +156,7 @@ func TestDelayBench(t *testing.T) {
 	if _, err := os.Stat(py); err == nil && os.Getenv("R2SYNC_BENCH_NO_PY") == "" {
 		specs = append(specs, daemonSpec{name: "python", argv: []string{"/usr/bin/python3", py, "run"}, readyLine: "first run: starting after tweet"})
 	} else {
-		t.Logf("no Python peer at %s: r2sync alone", py)
+		t.Logf("r2sync alone (R2SYNC_BENCH_NO_PY, or no Python peer at %s)", py)
 	}
 	var rows []result
 	for _, s := range specs {
@@ -315,6 +316,12 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 
 	cmd := exec.Command(spec.argv[0], append(spec.argv[1:], "--config", cfg)...)
 	cmd.Env = append(os.Environ(), spec.env...)
+	if v := os.Getenv("R2SYNC_BENCH_GODEBUG"); v != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG="+v)
+	}
+	if v := os.Getenv("R2SYNC_BENCH_ENV"); v != "" && spec.goDump {
+		cmd.Env = append(cmd.Env, strings.Fields(v)...)
+	}
 	out := &syncBuf{lines: make(chan string, 1024)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -398,8 +405,25 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 	if polls == 0 {
 		t.Fatalf("%s: no poll in %v idle", spec.name, idle)
 	}
+	if os.Getenv("R2SYNC_BENCH_DEBUG") != "" {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid)); err == nil {
+			var sum []string
+			name := ""
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				switch {
+				case len(f) >= 5 && strings.Contains(f[0], "-"):
+					name = strings.Join(f[1:2], "") + " " + strings.Join(f[5:], " ")
+				case len(f) >= 2 && f[0] == "Rss:" && f[1] != "0":
+					sum = append(sum, f[1]+" kB "+name)
+				}
+			}
+			t.Logf("%s mappings:\n%s", spec.name, strings.Join(sum, "\n"))
+		}
+	}
 	res.idleRSS = p1.RSS
 	res.idleCPUPerPoll = (p1.CPU - p0.CPU) / time.Duration(polls)
+	res.idleWakeups = float64(p1.Slices-p0.Slices) / float64(polls)
 	res.idleCPU30s = (p1.CPU - p0.CPU) * 30 * time.Second / idle
 	res.idleReqPerPoll = float64(len(idleResps)) / float64(polls)
 	res.idleBytesPerPoll = float64(in1-in0+out1-out0) / float64(polls)

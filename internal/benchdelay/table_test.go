@@ -140,6 +140,9 @@ func formatTable(rows []result, size int64, ms []micro, tweets int, idle time.Du
 	add("CPU per idle poll", func(r result) (string, float64) {
 		return fmt.Sprintf("%.3f ms", float64(r.idleCPUPerPoll)/1e6), float64(r.idleCPUPerPoll)
 	})
+	add("thread wakeups per idle poll", func(r result) (string, float64) {
+		return fmt.Sprintf("%.1f", r.idleWakeups), r.idleWakeups
+	})
 	add("idle CPU per 30 s", func(r result) (string, float64) {
 		return fmt.Sprintf("%.3f s", r.idleCPU30s.Seconds()), float64(r.idleCPU30s)
 	})
