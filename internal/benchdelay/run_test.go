@@ -162,8 +162,9 @@ func TestDelayBench(t *testing.T) {
 	for _, s := range specs {
 		rows = append(rows, runOne(t, w, s, tweets, idle))
 	}
+	floor := measureFloor(t, w, idle)
 	micro := microBench(t)
-	table := formatTable(rows, size, micro, tweets, idle)
+	table := formatTable(rows, size, micro, tweets, idle) + floor
 	fmt.Print(table)
 	if out := os.Getenv("R2SYNC_BENCH_TABLE"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -175,6 +176,43 @@ func TestDelayBench(t *testing.T) {
 			t.Errorf("%s lost %d statuses", r.name, r.lost)
 		}
 	}
+}
+
+// measureFloor runs floorprobe against the tap for the idle window, on
+// new connections and on a kept-alive one: the CPU and wakeups per poll
+// of a Go program that only polls, on this machine.
+func measureFloor(t *testing.T, w *world, idle time.Duration) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "floorprobe")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./floorprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build floorprobe: %v\n%s", err, out)
+	}
+	var b strings.Builder
+	b.WriteString("\nfloor on this machine, a Go program that only GETs once a second:\n")
+	for _, mode := range []string{"new", "keepalive"} {
+		cmd := exec.Command(bin, mode, strings.TrimSuffix(w.httpTap.URL(), "1.1/")+"floor")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pause(3 * time.Second)
+		p0, err := benchdelay.ReadProc(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pause(idle)
+		p1, err := benchdelay.ReadProc(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		polls := idle / time.Second
+		fmt.Fprintf(&b, "  %-9s connection: %.3f ms CPU and %.1f wakeups per poll, RSS %s\n", mode,
+			float64((p1.CPU-p0.CPU)/polls)/1e6, float64(p1.Slices-p0.Slices)/float64(polls), benchdelay.MiB(p1.RSS))
+	}
+	return b.String()
 }
 
 // buildRelease builds cmd/r2sync the way the release does: static,
