@@ -113,6 +113,8 @@ type daemonSpec struct {
 type result struct {
 	name                       string
 	e2e, added                 []time.Duration
+	wait, server               []time.Duration // created → response flushed; presence → watcher
+	gaps                       []time.Duration // between polls
 	repeats, lost              int
 	interval                   time.Duration
 	reqPerPoll, idleReqPerPoll float64
@@ -505,8 +507,10 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 				break
 			}
 			if containsID(r.IDs, s.id) {
+				res.wait = append(res.wait, r.Flushed.Sub(s.at))
 				if sentAt, ok := w.xmpp.FirstAfter(r.Flushed); ok && !sentAt.After(recv) {
 					res.added = append(res.added, sentAt.Sub(r.Flushed))
+					res.server = append(res.server, recv.Sub(sentAt))
 				}
 				break
 			}
@@ -527,6 +531,7 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 		last = r.Flushed
 	}
 	res.interval = benchdelay.Quantile(gaps, 0.5)
+	res.gaps = gaps
 	if pollsDuring > 0 {
 		res.reqPerPoll = float64(reqs) / float64(pollsDuring)
 	}

@@ -114,6 +114,8 @@ func formatTable(rows []result, size int64, ms []micro, tweets int, idle time.Du
 	add("end-to-end delay p95", q(e2e, 0.95))
 	add("end-to-end delay p99", q(e2e, 0.99))
 	add("end-to-end delay max", func(r result) (string, float64) { return dur(benchdelay.Max(r.e2e)) })
+	add("  of which: tweet → its timeline response p50", q(func(r result) []time.Duration { return r.wait }, 0.5))
+	add("  of which: presence → watcher (Prosody) p50", q(func(r result) []time.Duration { return r.server }, 0.5))
 	add("added delay p50 (response → presence)", q(added, 0.5))
 	add("added delay p99", q(added, 0.99))
 	add("added delay max", func(r result) (string, float64) { return dur(benchdelay.Max(r.added)) })
@@ -121,6 +123,17 @@ func formatTable(rows []result, size int64, ms []micro, tweets int, idle time.Du
 		return fmt.Sprintf("%d / %d / %d", len(r.e2e), r.repeats, r.lost), 0
 	})
 	add("effective poll interval (median)", func(r result) (string, float64) { return dur(r.interval) })
+	add("poll interval p10 / p90", func(r result) (string, float64) {
+		return benchdelay.Millis(benchdelay.Quantile(r.gaps, 0.1)) + " / " + benchdelay.Millis(benchdelay.Quantile(r.gaps, 0.9)), 0
+	})
+	add("target: end-to-end p50 ≤ interval/2 + 20 ms", func(r result) (string, float64) {
+		limit := r.interval/2 + 20*time.Millisecond
+		ok := "met"
+		if benchdelay.Quantile(r.e2e, 0.5) > limit {
+			ok = "missed"
+		}
+		return fmt.Sprintf("≤ %s: %s", benchdelay.Millis(limit), ok), 0
+	})
 	add("timeline requests per poll, tweets arriving", func(r result) (string, float64) {
 		return fmt.Sprintf("%.2f", r.reqPerPoll), r.reqPerPoll
 	})
