@@ -469,8 +469,13 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 	res.idleBytesPerPoll = float64(in1-in0+out1-out0) / float64(polls)
 	t.Logf("%s: idle %d polls, RSS %s, CPU %v", spec.name, polls, benchdelay.MiB(p1.RSS), p1.CPU-p0.CPU)
 
-	// Delay: tweets at random gaps, so that their arrival falls evenly
-	// over the poll interval.
+	// Delay: one tweet per poll cycle, at a phase of the cycle taken from
+	// a van der Corput sequence. Arrivals are spread evenly over the
+	// cycle, as random ones are on average, but without their sampling
+	// noise: i.i.d. arrivals put the median of 200 delays within about
+	// ±40 ms of interval/2 only, as wide as the p50 target's margin.
+	// Each cycle is found from the daemon's last poll the tap saw and
+	// the median interval so far.
 	first := len(w.httpTap.Responses())
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 14))
 	type sent struct {
@@ -479,10 +484,29 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 	}
 	var all []sent
 	var texts []string
+	var used time.Time // the poll whose cycle holds the last tweet
 	for i := range tweets {
-		pause(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+		polls, interval := pollTimes(w.httpTap.Responses()[first:])
+		if interval == 0 {
+			interval = time.Second
+		}
+		last := time.Now()
+		if len(polls) > 0 {
+			last = polls[len(polls)-1]
+		}
+		cycle := last
+		if !used.IsZero() && !cycle.After(used) {
+			cycle = used.Add(interval) // that cycle has its tweet already
+		}
+		at := cycle.Add(time.Duration(vanDerCorput(i+1) * float64(interval)))
+		for at.Before(time.Now().Add(5 * time.Millisecond)) {
+			cycle = cycle.Add(interval)
+			at = at.Add(interval)
+		}
+		used = cycle
+		pause(time.Until(at))
 		text := fmt.Sprintf("bench %s %d %x", spec.name, i, rng.Uint32())
-		at := time.Now()
+		at = time.Now()
 		tw := w.api.AddTweet(twittertest.Tweet{ID: snowflake(), Text: text, UserID: u.ID, ScreenName: u.ScreenName})
 		all = append(all, sent{id: fmt.Sprint(tw.ID), text: text, at: at})
 		texts = append(texts, text)
@@ -581,6 +605,36 @@ func countGoroutines(dump string) int {
 		n++
 	}
 	return n
+}
+
+// pollTimes returns when each poll's first page was flushed, and the
+// median interval between them (0 with fewer than two).
+func pollTimes(resps []benchdelay.Response) ([]time.Time, time.Duration) {
+	var at []time.Time
+	var gaps []time.Duration
+	for _, r := range resps {
+		if r.MaxID {
+			continue
+		}
+		if n := len(at); n > 0 {
+			gaps = append(gaps, r.Flushed.Sub(at[n-1]))
+		}
+		at = append(at, r.Flushed)
+	}
+	return at, benchdelay.Quantile(gaps, 0.5)
+}
+
+// vanDerCorput is the i-th term of the base-2 van der Corput sequence,
+// in [0, 1): 0.5, 0.25, 0.75, 0.125, ...
+func vanDerCorput(i int) float64 {
+	x, f := 0.0, 0.5
+	for ; i > 0; i >>= 1 {
+		if i&1 == 1 {
+			x += f
+		}
+		f /= 2
+	}
+	return x
 }
 
 // snowflake is an id like X's: milliseconds since its epoch, then 22
