@@ -17,12 +17,17 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Twitter Twitter `toml:"twitter"`
-	Renren  Renren  `toml:"renren"`
-	Sync    Sync    `toml:"sync"`
-	State   State   `toml:"state"`
-	Log     Log     `toml:"log"`
-	HTTP    HTTP    `toml:"http"`
+	// Source is the mirrors' source network: "twitter" (also when empty),
+	// "mastodon" or "bluesky"; a [[mirror]] may set its own.
+	Source   string   `toml:"source"`
+	Twitter  Twitter  `toml:"twitter"`
+	Mastodon Mastodon `toml:"mastodon"`
+	Bluesky  Bluesky  `toml:"bluesky"`
+	Renren   Renren   `toml:"renren"`
+	Sync     Sync     `toml:"sync"`
+	State    State    `toml:"state"`
+	Log      Log      `toml:"log"`
+	HTTP     HTTP     `toml:"http"`
 
 	// layout is what Parse learnt beyond the sections' values: which keys
 	// the file sets and the [[mirror]] tables (see mirror.go). A pointer,
@@ -75,12 +80,22 @@ type Renren struct {
 	FeedLog           string         `toml:"feed_log"`
 }
 
-// Sync is the [sync] section: which tweets become statuses, and how.
+// Sync is the [sync] section: which posts become statuses, and how. The
+// filter keys are checked in config/sync.go.
 type Sync struct {
 	Template        string `toml:"template"`
 	IncludeReplies  bool   `toml:"include_replies"`
 	IncludeRetweets bool   `toml:"include_retweets"`
 	MaxLength       int    `toml:"max_length"`
+
+	SkipTags      []string `toml:"skip_tags"`
+	OnlyTags      []string `toml:"only_tags"`
+	StripTags     bool     `toml:"strip_tags"`
+	SkipPattern   string   `toml:"skip_pattern"`
+	OnlyPattern   string   `toml:"only_pattern"`
+	SkipOlderThan Duration `toml:"skip_older_than"`
+	// MaxPerHour caps statuses per hour, spaced evenly; 0 means no cap.
+	MaxPerHour int `toml:"max_per_hour"`
 }
 
 // State is the [state] section.
@@ -104,7 +119,16 @@ type HTTP struct {
 	// Listen is the "host:port" to serve on, e.g. "127.0.0.1:9479"; ""
 	// turns the endpoints off.
 	Listen string `toml:"listen"`
+	// TokenFile holds the bearer token that every request but /healthz
+	// and /readyz must carry; required when Listen is not a loopback
+	// address (the status page shows status texts).
+	TokenFile string `toml:"token_file"`
+	// Token is TokenFile's content, read by ResolveSecrets.
+	Token Secret `toml:"-"`
 }
+
+// MinTokenLength is the shortest http.token_file token accepted.
+const MinTokenLength = 16
 
 // MaxFileSize bounds what r2sync reads of a config file or a file it
 // names (ca_file): a path such as /dev/zero must be an error, not a read
@@ -144,6 +168,8 @@ func Default() Config {
 			PollInterval: Duration{60 * time.Second},
 			Timeout:      Duration{30 * time.Second},
 		},
+		Mastodon: defaultMastodon(),
+		Bluesky:  defaultBluesky(),
 		Renren: Renren{
 			Resource:     "r2sync",
 			PingInterval: Duration{60 * time.Second},
@@ -307,11 +333,17 @@ func (c *Config) ResolveSecrets(dir string, getenv func(string) string) error {
 
 // resolveSecrets is ResolveSecrets for the keys that want accepts.
 func (c *Config) resolveSecrets(dir string, getenv func(string) string, want func(key string) bool) error {
+	if want("http.token") {
+		tok := secretField{"http.token", &c.HTTP.Token, &c.HTTP.TokenFile}
+		if err := tok.resolve("", dir, getenv, secretFiles{}); err != nil {
+			return err
+		}
+	}
 	if c.multi() {
 		return c.resolveMirrorSecrets(dir, getenv, want)
 	}
 	files := secretFiles{}
-	for _, s := range secretFields(&c.Twitter, &c.Renren) {
+	for _, s := range secretFields(&c.Twitter, &c.Renren, &c.Mastodon, &c.Bluesky) {
 		if !want(s.key) {
 			continue
 		}

@@ -22,9 +22,14 @@ type Mirror struct {
 	Path string
 	// Twitter is the top-level [twitter] with [mirror.twitter] over it,
 	// key by key; Renren and Sync likewise.
-	Twitter Twitter
-	Renren  Renren
-	Sync    Sync
+	// Source is the mirror's `source` ("" for Twitter): SourceKind says
+	// which; Mastodon and Bluesky are those sections, merged likewise.
+	Source   string
+	Twitter  Twitter
+	Mastodon Mastodon
+	Bluesky  Bluesky
+	Renren   Renren
+	Sync     Sync
 	// StateFile is state.file for the top-level layout; with [[mirror]]
 	// it is <state.dir>/<name>.json, or the mirror's own [mirror.state]
 	// file.
@@ -75,7 +80,8 @@ func (c *Config) multi() bool { return c.layout != nil && c.layout.mirrors != ni
 // does not reach them.
 func (c Config) Mirrors() []Mirror {
 	if !c.multi() {
-		return []Mirror{{Name: DefaultMirror, Twitter: c.Twitter, Renren: c.Renren, Sync: c.Sync, StateFile: c.State.File}}
+		return []Mirror{{Name: DefaultMirror, Source: c.Source, Twitter: c.Twitter, Mastodon: c.Mastodon, Bluesky: c.Bluesky,
+			Renren: c.Renren, Sync: c.Sync, StateFile: c.State.File}}
 	}
 	out := make([]Mirror, len(c.layout.mirrors))
 	for i := range c.layout.mirrors {
@@ -120,7 +126,7 @@ func (m *Mirror) envPrefix() string {
 
 // mirrorSections are the tables a [[mirror]] may have; each overrides the
 // top-level section of the same name.
-var mirrorSections = map[string]bool{"twitter": true, "renren": true, "sync": true, "state": true}
+var mirrorSections = map[string]bool{"twitter": true, "mastodon": true, "bluesky": true, "renren": true, "sync": true, "state": true}
 
 // parseMirrors records which keys the file text (decoded as raw) sets and
 // merges each [[mirror]] table over the top-level sections, which c
@@ -203,9 +209,16 @@ func (c *Config) parseMirror(text string, idx int, t map[string]any, prims map[s
 			e.Path = fmt.Sprintf("mirror[%d] (%q)", idx, e.Name)
 		}
 	}
+	e.Source = c.Source
+	if _, ok := t["source"]; ok {
+		if err := md.PrimitiveDecode(prims["source"], &e.Source); err != nil {
+			return e, fmt.Errorf("%s%s.source: %s", at("source"), e.Path, decodeMessage(err))
+		}
+		e.own["source"] = true
+	}
 	keys := sortedKeys(t)
 	for _, k := range keys {
-		if k == "name" {
+		if k == "name" || k == "source" {
 			continue
 		}
 		if !mirrorSections[k] {
@@ -218,19 +231,19 @@ func (c *Config) parseMirror(text string, idx int, t map[string]any, prims map[s
 		collectKeys(e.own, k, sub)
 	}
 
-	e.Twitter, e.Renren, e.Sync = c.Twitter, c.Renren, c.Sync
+	e.Twitter, e.Mastodon, e.Bluesky, e.Renren, e.Sync = c.Twitter, c.Mastodon, c.Bluesky, c.Renren, c.Sync
 	// A secret and its _file are one setting: a mirror that sets either
 	// replaces both, or its password_file would clash with a default
 	// password ("both are set").
-	for _, s := range secretFields(&e.Twitter, &e.Renren) {
+	for _, s := range secretFields(&e.Twitter, &e.Renren, &e.Mastodon, &e.Bluesky) {
 		if e.own[s.key] || e.own[s.key+"_file"] {
 			*s.value, *s.file = "", ""
 		}
 	}
 	var st mirrorState
-	targets := map[string]any{"twitter": &e.Twitter, "renren": &e.Renren, "sync": &e.Sync, "state": &st}
+	targets := map[string]any{"twitter": &e.Twitter, "mastodon": &e.Mastodon, "bluesky": &e.Bluesky, "renren": &e.Renren, "sync": &e.Sync, "state": &st}
 	for _, sec := range keys {
-		if sec == "name" {
+		if sec == "name" || sec == "source" {
 			continue
 		}
 		name := func(k string) string { return e.Path + "." + sec + "." + k }

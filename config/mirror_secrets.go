@@ -25,7 +25,7 @@ func (c *Config) resolveMirrorSecrets(dir string, getenv func(string) string, wa
 			}
 			return getenv(envVar(prefix, key))
 		}
-		for _, s := range secretFields(&e.Twitter, &e.Renren) {
+		for _, s := range secretFields(&e.Twitter, &e.Renren, &e.Mastodon, &e.Bluesky) {
 			if !want(s.key) {
 				continue
 			}

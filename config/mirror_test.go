@@ -18,7 +18,8 @@ func clearSecretEnv(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range append(names, "CREDENTIALS_DIRECTORY",
 		"R2SYNC_TWITTER_CONSUMER_KEY", "R2SYNC_TWITTER_CONSUMER_SECRET",
-		"R2SYNC_TWITTER_ACCESS_TOKEN", "R2SYNC_TWITTER_ACCESS_SECRET", "R2SYNC_RENREN_PASSWORD") {
+		"R2SYNC_TWITTER_ACCESS_TOKEN", "R2SYNC_TWITTER_ACCESS_SECRET", "R2SYNC_RENREN_PASSWORD",
+		"R2SYNC_MASTODON_ACCESS_TOKEN", "R2SYNC_BLUESKY_APP_PASSWORD") {
 		t.Setenv(n, "")
 	}
 }
@@ -65,13 +66,16 @@ func TestPreviousReleaseConfig(t *testing.T) {
 		Sync:      config.Sync{Template: "{{.Text}}", MaxLength: 140},
 		StateFile: "/var/lib/r2sync/state.json",
 	}
+	// The source sections a Twitter config does not use keep their defaults.
+	def := config.Default()
+	want.Mastodon, want.Bluesky = def.Mastodon, def.Bluesky
 	got := cfg.Mirrors()
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("Mirrors() =\n%+v\nwant\n%+v", got, []config.Mirror{want})
 	}
 	// The fields cmd reads until it runs many mirrors say the same.
 	if !reflect.DeepEqual(cfg.Twitter, want.Twitter) || !reflect.DeepEqual(cfg.Renren, want.Renren) ||
-		cfg.Sync != want.Sync || cfg.State.File != want.StateFile {
+		!reflect.DeepEqual(cfg.Sync, want.Sync) || cfg.State.File != want.StateFile {
 		t.Errorf("top-level sections differ from the mirror: %+v", cfg)
 	}
 	// Once its secrets are in, it is valid, and the mirror follows the

@@ -47,14 +47,16 @@ type secretField struct {
 	file  *string
 }
 
-// secretFields lists the secret keys of the sections t and r.
-func secretFields(t *Twitter, r *Renren) []secretField {
+// secretFields lists the secret keys of the sections t, r, ma and b.
+func secretFields(t *Twitter, r *Renren, ma *Mastodon, b *Bluesky) []secretField {
 	return []secretField{
 		{"twitter.consumer_key", &t.ConsumerKey, &t.ConsumerKeyFile},
 		{"twitter.consumer_secret", &t.ConsumerSecret, &t.ConsumerSecretFile},
 		{"twitter.access_token", &t.AccessToken, &t.AccessTokenFile},
 		{"twitter.access_secret", &t.AccessSecret, &t.AccessSecretFile},
 		{"renren.password", &r.Password, &r.PasswordFile},
+		{"mastodon.access_token", &ma.AccessToken, &ma.AccessTokenFile},
+		{"bluesky.app_password", &b.AppPassword, &b.AppPasswordFile},
 	}
 }
 

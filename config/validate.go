@@ -116,13 +116,7 @@ func (c *Mirror) problems(sc scope) []string {
 		}
 	}
 
-	probs = append(probs, c.twitterProblems(sc, true)...)
-	if d := c.Twitter.PollInterval.Duration; d < time.Second || d > maxPollInterval {
-		add("twitter.poll_interval", "must be between 1s and 24h", d)
-	}
-	if d := c.Twitter.Timeout.Duration; d < time.Second || d > 5*time.Minute {
-		add("twitter.timeout", "must be between 1s and 5m", d)
-	}
+	probs = append(probs, c.sourceProblems(sc)...)
 
 	if c.Renren.JID == "" {
 		probs = append(probs, sc.missing("renren.jid"))
@@ -164,6 +158,7 @@ func (c *Mirror) problems(sc scope) []string {
 	if c.Sync.MaxLength < 0 {
 		add("sync.max_length", "must be 0 (no limit) or more", c.Sync.MaxLength)
 	}
+	probs = append(probs, c.Sync.filterProblems(sc)...)
 
 	switch f := c.StateFile; {
 	case f == "":
@@ -198,6 +193,12 @@ func (c *Config) globalProblems() []string {
 	}
 	if c.HTTP.Listen != "" && !validListen(c.HTTP.Listen) {
 		add("http.listen", "must be host:port with a port from 1 to 65535, such as \"127.0.0.1:9479\"", c.HTTP.Listen)
+	}
+	if c.HTTP.Listen != "" && validListen(c.HTTP.Listen) && c.HTTP.TokenFile == "" && !LoopbackListen(c.HTTP.Listen) {
+		probs = append(probs, fmt.Sprintf("http.token_file: required when http.listen is not a loopback address (got listen %q): the status page shows status texts", c.HTTP.Listen))
+	}
+	if c.HTTP.TokenFile != "" && c.HTTP.Token != "" && len(c.HTTP.Token.Value()) < MinTokenLength {
+		probs = append(probs, fmt.Sprintf("http.token_file: the token in %s must be at least %d characters (got %d)", c.HTTP.TokenFile, MinTokenLength, len(c.HTTP.Token.Value())))
 	}
 	return probs
 }
@@ -245,6 +246,21 @@ func portProblem(port string) string {
 		return fmt.Sprintf("port %s out of range 1-65535", port)
 	}
 	return ""
+}
+
+// LoopbackListen reports whether the listen address addr binds to a
+// loopback address only: "localhost" or a loopback IP. ":port", 0.0.0.0,
+// [::] and every other name count as reachable from elsewhere.
+func LoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validListen accepts "host:port" and ":port" with a numeric port.

@@ -108,7 +108,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"ca file", func(c *config.Config) { c.Renren.CAFile = ca }},
 		{"api base with port", func(c *config.Config) { c.Twitter.APIBase = "http://127.0.0.1:8080/1.1/" }},
 		{"api base ipv6", func(c *config.Config) { c.Twitter.APIBase = "http://[::1]:8080/api/" }},
-		{"listen any", func(c *config.Config) { c.HTTP.Listen = ":9479" }},
+		{"listen any with a token", func(c *config.Config) {
+			c.HTTP.Listen, c.HTTP.TokenFile, c.HTTP.Token = ":9479", "token", "0123456789abcdef"
+		}},
 		{"listen localhost", func(c *config.Config) { c.HTTP.Listen = "localhost:9479" }},
 		{"poll interval of a day", func(c *config.Config) { c.Twitter.PollInterval.Duration = 24 * 3600e9 }},
 		{"template with if and with", func(c *config.Config) {

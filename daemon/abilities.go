@@ -66,6 +66,14 @@ type UsageReporter interface {
 	Usage() Usage
 }
 
+// EventCounter is implemented by sources that see events besides new
+// posts (edits, deletes, a followed account's posts on a stream) and
+// count them: they are never mirrored, but health reports them. Keys are
+// short event names, a fixed set per source.
+type EventCounter interface {
+	EventCounts() map[string]int64
+}
+
 // Sanitizer is implemented by sinks that cannot carry every string (XMPP
 // cannot carry what XML 1.0 forbids). The mirror cleans each rendered
 // status with it before cutting it to length, so that the queued text is
@@ -81,4 +89,13 @@ func SanitizerOf(sink Sink) func(string) string {
 		return s.Sanitize
 	}
 	return nil
+}
+
+// RecentLister is implemented by sources that can list the user's newest
+// posts whatever the cursor (`r2sync preview`).
+type RecentLister interface {
+	// Recent returns the user's n newest posts (fewer when the source
+	// has fewer), oldest first, each with its cursor, converted exactly
+	// as Since converts them.
+	Recent(ctx context.Context, n int) ([]Post, error)
 }

@@ -22,9 +22,10 @@ var droppedMessage = fmt.Sprintf("status dropped after %d unacknowledged attempt
 
 // DeliverOnce sends the pending statuses in order until none is left. Each
 // is removed from the state only after the Sink confirmed it, so a crash
-// can repeat at most the one status in flight and never lose one.
+// can repeat at most the one status in flight and never lose one. Under
+// Config.MaxPerHour it waits between statuses.
 func (m *Mirror) DeliverOnce(ctx context.Context) (int, error) {
-	delivered := 0
+	delivered, paced := 0, false
 	for {
 		st, n, err := m.loadFront(ctx, 1)
 		if err != nil {
@@ -36,6 +37,18 @@ func (m *Mirror) DeliverOnce(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return delivered, err
 		}
+		if !paced {
+			// After one wait the status goes, whatever the clock says
+			// now: a wait that ends early must not become a busy loop.
+			waited, err := m.pace(ctx, st, n)
+			if err != nil {
+				return delivered, err
+			}
+			if paced = waited; waited {
+				continue // the queue may have changed meanwhile
+			}
+		}
+		paced = false
 		if err := m.deliver(ctx, st.Pending[0]); err != nil {
 			return delivered, err
 		}

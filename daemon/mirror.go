@@ -29,23 +29,6 @@ const MaxPollWait = 20 * time.Minute
 // that never answers cannot stop the poller for good.
 const PollTimeout = 5 * time.Minute
 
-// Filter says which posts become statuses.
-type Filter struct {
-	IncludeReplies bool // replies to other accounts; replies to oneself always pass
-	IncludeReposts bool
-}
-
-// skipReason returns why p is not mirrored, or "" when it is.
-func (f Filter) skipReason(p Post) string {
-	switch {
-	case p.Repost && !f.IncludeReposts:
-		return "repost"
-	case p.Reply && !f.IncludeReplies:
-		return "reply"
-	}
-	return ""
-}
-
 // DefaultSourceName is the Config.SourceName of a Config without one.
 const DefaultSourceName = "default"
 
@@ -58,11 +41,14 @@ type Config struct {
 	// SourceName keys the source's cursor and claims in the State; it
 	// must stay the same for the life of the state file. Empty means
 	// DefaultSourceName.
-	SourceName   string
-	Sink         Sink
-	Store        Store
-	Renderer     *Renderer
-	Filter       Filter
+	SourceName string
+	Sink       Sink
+	Store      Store
+	Renderer   *Renderer
+	Filter     Filter
+	// MaxPerHour caps deliveries: at most one per hour/MaxPerHour, the
+	// rest wait in the queue, in order. 0 means no cap.
+	MaxPerHour   int
 	PollInterval time.Duration
 	Logger       *zap.Logger
 	// Observer hears every poll, skip and delivery; nil means none.
@@ -86,11 +72,13 @@ const DefaultGrace = 3 * time.Second
 // poller queues rendered statuses in the State; a deliverer sends them in
 // order and removes each only after the Sink confirmed it.
 type Mirror struct {
-	cfg    Config
-	log    *zap.Logger
-	now    func() time.Time
-	after  func(time.Duration) <-chan time.Time
-	queued chan struct{} // wakes the deliverer; capacity 1
+	cfg     Config
+	log     *zap.Logger
+	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
+	queued  chan struct{} // wakes the deliverer; capacity 1
+	pushes  chan push     // a Streamer's posts, for the poll loop
+	stopped chan struct{} // closed when the poll loop has ended
 
 	src      string              // Config.SourceName, defaults applied
 	order    CursorOrder         // the Source's, or nil
@@ -134,6 +122,7 @@ func NewMirror(cfg Config) *Mirror {
 	order, _ := cfg.Source.(CursorOrder)
 	return &Mirror{
 		cfg: cfg, log: log, now: now, after: after, queued: make(chan struct{}, 1),
+		pushes: make(chan push), stopped: make(chan struct{}),
 		src: cfg.SourceName, order: order, sanitize: SanitizerOf(cfg.Sink),
 	}
 }
@@ -145,8 +134,14 @@ func (m *Mirror) Run(ctx context.Context) error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return m.pollLoop(ctx) })
+	g.Go(func() error {
+		defer close(m.stopped)
+		return m.pollLoop(ctx)
+	})
 	g.Go(func() error { return m.deliverLoop(ctx) })
+	if s, ok := m.cfg.Source.(Streamer); ok {
+		g.Go(func() error { return m.streamLoop(ctx, s) })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -196,10 +191,26 @@ func (m *Mirror) pollLoop(ctx context.Context) error {
 				m.log.Warn("poll failed", zap.Error(err), zap.Duration("retry_in", wait))
 			}
 		}
+		if err := m.wait(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// wait waits d between polls, taking in a Streamer's pushes meanwhile.
+// It returns ctx's error, or a fatal error of a push.
+func (m *Mirror) wait(ctx context.Context, d time.Duration) error {
+	timer := m.after(d)
+	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-m.after(wait):
+		case <-timer:
+			return nil
+		case p := <-m.pushes:
+			if err := m.handlePush(ctx, p); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -11,7 +11,9 @@ type Observer interface {
 	// Seen reports how many posts one fetch from the source returned.
 	Seen(n int)
 	// Skipped reports a post that did not become a status, and why:
-	// "reply", "repost", "posted by r2sync post", "render" or "empty".
+	// a Post.Skip as the source gave it, a Filter reason (the name of the
+	// setting: "skip_tags", "only_pattern", "reply", "visibility", …),
+	// "posted by r2sync post", "render" or "empty".
 	Skipped(reason string)
 	// Delivered reports a status the server confirmed, with the time it
 	// waited in the queue.

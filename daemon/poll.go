@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -95,34 +96,84 @@ type candidate struct {
 	post   Post
 	text   string
 	reason string
+	key    string // what triggered reason, if anything (Verdict.Key)
+	value  string
 	err    error // the render error, for reason "render"
+}
+
+// plan decides what p becomes when seen at now: the filter, then the
+// template, the sink's cleaning and truncation. PollOnce and Preview both
+// use it, so that a preview shows exactly the daemon's strings.
+func (m *Mirror) plan(p Post, now time.Time) candidate {
+	shown, v := m.cfg.Filter.Check(p, now)
+	c := candidate{post: p, reason: v.Reason, key: v.Key, value: v.Value}
+	if c.reason != "" {
+		return c
+	}
+	c.text, c.err = m.cfg.Renderer.Render(shown, m.sanitize)
+	switch {
+	case c.err != nil:
+		c.reason = "render"
+	case c.text == "":
+		c.reason = "empty"
+	}
+	return c
+}
+
+// logSkip logs why c was not mirrored.
+func (m *Mirror) logSkip(c candidate) {
+	fields := []zap.Field{zap.String("post_id", c.post.ID), zap.String("reason", c.reason)}
+	if c.key != "" {
+		fields = append(fields, zap.String(c.key, c.value))
+	}
+	if c.err != nil {
+		m.log.Error("post skipped", append(fields, zap.Error(c.err))...)
+		return
+	}
+	m.log.Info("post skipped", fields...)
 }
 
 // PollOnce initializes the state if needed, fetches new posts and queues
 // their statuses. It returns how many statuses it queued.
 func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
-	fresh, err := m.init(ctx)
+	cursor, err := m.prepare(ctx)
 	if err != nil {
 		return 0, err
-	}
-	st, _, err := m.loadFront(ctx, 0)
-	if err != nil {
-		return 0, fmt.Errorf("load state: %w", err)
-	}
-	cursor, _ := st.Cursor(m.src)
-	if err := m.checkCursor(cursor); err != nil {
-		return 0, err
-	}
-	if fresh {
-		m.cursorChecked.Store(true)
-	} else if !m.cursorChecked.Load() {
-		m.checkAhead(ctx, cursor)
 	}
 	posts, err := m.cfg.Source.Since(ctx, cursor)
 	m.cfg.Observer.Seen(len(posts))
 	if err != nil {
 		return 0, fmt.Errorf("fetch posts: %w", err)
 	}
+	return m.take(ctx, cursor, posts)
+}
+
+// prepare initializes the state if needed and returns the source's
+// cursor, checked.
+func (m *Mirror) prepare(ctx context.Context) (string, error) {
+	fresh, err := m.init(ctx)
+	if err != nil {
+		return "", err
+	}
+	st, _, err := m.loadFront(ctx, 0)
+	if err != nil {
+		return "", fmt.Errorf("load state: %w", err)
+	}
+	cursor, _ := st.Cursor(m.src)
+	if err := m.checkCursor(cursor); err != nil {
+		return "", err
+	}
+	if fresh {
+		m.cursorChecked.Store(true)
+	} else if !m.cursorChecked.Load() {
+		m.checkAhead(ctx, cursor)
+	}
+	return cursor, nil
+}
+
+// take queues the statuses of posts, fetched or pushed after cursor, and
+// moves the cursor past them. It returns how many statuses it queued.
+func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, error) {
 	if len(posts) == 0 {
 		return 0, nil
 	}
@@ -130,6 +181,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	// hold up `r2sync post`; report skips only once the update is saved,
 	// so that a failed write followed by a retry does not count them twice.
 	cands := make([]candidate, 0, len(posts))
+	seen := m.now()
 	last := cursor
 	for _, p := range posts {
 		// With an order, the cursor only moves forward, whatever the
@@ -142,17 +194,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		last = p.Cursor
-		c := candidate{post: p, reason: m.cfg.Filter.skipReason(p)}
-		if c.reason == "" {
-			c.text, c.err = m.cfg.Renderer.Render(p, m.sanitize)
-			switch {
-			case c.err != nil:
-				c.reason = "render"
-			case c.text == "":
-				c.reason = "empty"
-			}
-		}
-		cands = append(cands, c)
+		cands = append(cands, m.plan(p, seen))
 	}
 	var skipped []candidate
 	queued := 0
@@ -189,11 +231,7 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 	}
 	m.stateSaved()
 	for _, c := range skipped {
-		if c.err != nil {
-			m.log.Error("post skipped", zap.String("post_id", c.post.ID), zap.String("reason", c.reason), zap.Error(c.err))
-		} else {
-			m.log.Info("post skipped", zap.String("post_id", c.post.ID), zap.String("reason", c.reason))
-		}
+		m.logSkip(c)
 		m.cfg.Observer.Skipped(c.reason)
 	}
 	m.cfg.Observer.Pending(n)

@@ -39,6 +39,10 @@ type Post struct {
 	// Visibility is the source's audience setting ("public", "unlisted",
 	// …), or "" where the source has none.
 	Visibility string
+	// Skip, when set, is the source's reason why the post must never
+	// become a status ("visibility", "content_warning", …). The mirror
+	// counts it as a skip with that reason and moves its cursor past it.
+	Skip string
 }
 
 // Source lists the user's own posts. Its cursors are opaque strings:

@@ -83,14 +83,16 @@ func usageError(format string, a ...any) error {
 
 func commands() []command {
 	return []command{
-		{name: "run", args: "[--config FILE]", summary: "mirror new tweets to the XMPP status until stopped", run: cmdRun},
+		{name: "run", args: "[--config FILE] [--shard I/N]", summary: "mirror new tweets to the XMPP status until stopped", run: cmdRun},
 		{name: "post", args: "[--config FILE] MESSAGE", summary: "post MESSAGE to Twitter and set it as the status once", run: cmdPost},
 		{name: "check", args: "[--config FILE]", summary: "validate the config, the Twitter credentials and the XMPP login", run: cmdCheck},
 		{name: "login", args: "[--config FILE]", summary: "get a Twitter access token with a PIN (OAuth 1.0a out-of-band)", run: cmdLogin},
 		{name: "demo", args: "", summary: "show the mirror at work against built-in test servers; no accounts needed", run: cmdDemo},
+		{name: "preview", args: "[--config FILE] [--count N]", summary: "show what the newest posts would become; sends nothing", run: cmdPreview},
 		{name: "status", args: "[--config FILE]", summary: "describe the state file: last mirrored tweet, pending statuses", run: cmdStatus},
 		{name: "healthcheck", args: "[--config FILE] [--url URL]", summary: "exit 0 when the running daemon is ready (/readyz), else 1", run: cmdHealthcheck},
 		{name: "feed", args: "[--config FILE] [--follow]", summary: "print the Renren news feed kept in renren.feed_log", run: cmdFeed},
+		{name: "shards", args: "[--config FILE] --of N", summary: "print which shard of N runs each mirror (run --shard I/N)", run: cmdShards},
 		{name: "state", args: "reset [--config FILE]", summary: "forget the state file (the next start mirrors nothing older)", run: cmdState},
 		{name: "version", args: "", summary: "print the version", run: cmdVersion},
 	}

@@ -53,15 +53,8 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 // checkMirror verifies w's Twitter credentials and XMPP login, printing a
 // line for each with prefix; it reports whether both passed.
 func checkMirror(ctx context.Context, e *env, w *wiring, prefix string) bool {
-	cfg, log, tw := w.cfg, w.log, w.twitter
-	ok := true
-	where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
-	if acct, err := verify(ctx, tw); err != nil {
-		ok = false
-		fmt.Fprintf(e.stdout, "%stwitter: FAILED (%s): %v%s\n", prefix, where, err, twitterHint(tw.API(), err))
-	} else {
-		fmt.Fprintf(e.stdout, "%stwitter: ok, authenticated as @%s (id %s) with %s\n", prefix, acct.Handle, acct.ID, where)
-	}
+	cfg, log := w.cfg, w.log
+	ok := checkSource(ctx, e, w, prefix)
 
 	xopts := w.xmpp
 	xopts.Resource = cfg.Renren.Resource + "-check"
@@ -79,6 +72,29 @@ func checkMirror(ctx context.Context, e *env, w *wiring, prefix string) bool {
 		log.Debug("check passed", zap.String("jid", cfg.Renren.JID))
 	}
 	return ok
+}
+
+// checkSource verifies w's source credentials (or that its account
+// exists), printing one line with prefix; it reports whether it passed.
+func checkSource(ctx context.Context, e *env, w *wiring, prefix string) bool {
+	if tw := w.twitter; tw != nil {
+		where := fmt.Sprintf("api %s at %s", tw.API(), tw.APIBase())
+		acct, err := verify(ctx, tw)
+		if err != nil {
+			fmt.Fprintf(e.stdout, "%stwitter: FAILED (%s): %v%s\n", prefix, where, err, twitterHint(tw.API(), err))
+			return false
+		}
+		fmt.Fprintf(e.stdout, "%stwitter: ok, authenticated as @%s (id %s) with %s\n", prefix, acct.Handle, acct.ID, where)
+		return true
+	}
+	kind := sourceKindOf(w.kind)
+	acct, err := verify(ctx, w.source)
+	if err != nil {
+		fmt.Fprintf(e.stdout, "%s%s: FAILED: %v\n", prefix, kind, err)
+		return false
+	}
+	fmt.Fprintf(e.stdout, "%s%s: ok, account @%s (id %s)\n", prefix, kind, acct.Handle, acct.ID)
+	return true
 }
 
 // verify checks src's credentials, when it can (daemon.Verifier).

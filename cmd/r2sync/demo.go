@@ -44,11 +44,21 @@ func demoScript() []demoTweet {
 }
 
 func cmdDemo(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "demo", "[--verbose]",
+	fs := newFlagSet(e, "demo", "[--source twitter|mastodon|bluesky] [--verbose]",
 		"Run the real mirror against a built-in Twitter API and XMPP server and show\nscripted tweets becoming statuses. No accounts or network needed.")
 	verbose := fs.Bool("verbose", false, "show the daemon's log")
+	source := fs.String("source", config.SourceTwitter, "the source network to demonstrate: twitter, mastodon or bluesky")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch *source {
+	case config.SourceTwitter:
+	case config.SourceMastodon:
+		return demoMastodon(ctx, e, *verbose)
+	case config.SourceBluesky:
+		return demoBluesky(ctx, e, *verbose)
+	default:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--source %q: want twitter, mastodon or bluesky", *source)}
 	}
 
 	const (
@@ -198,7 +208,7 @@ func waitState(ctx context.Context, store *statefile.Store, ok func(daemon.State
 
 // cursorAtLeast reports whether the Twitter cursor in s has reached id.
 func cursorAtLeast(s daemon.State, id int64) bool {
-	c, _ := s.Cursor(sourceName)
+	c, _ := s.Cursor(sourceKey(config.SourceTwitter))
 	n, err := strconv.ParseInt(c, 10, 64)
 	return err == nil && n >= id
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/renren"
+	"github.com/r2sync/r2sync/shard"
 	"go.uber.org/zap"
 )
 
@@ -36,6 +37,7 @@ var errReload = errors.New("config reload")
 type runner struct {
 	e       *env
 	cfgPath string
+	shard   *shard.Shard // the mirrors this process runs; nil for all
 	handler *swapHandler // the HTTP endpoints of the current monitors
 	// locked names the mirrors whose state files this process holds: the
 	// only ones a reload starts again.
@@ -88,9 +90,12 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 			continue
 		}
 		mon := reg.Mirror(w.name, health.Options{
-			Source:       w.twitter,
-			SourceName:   sourceName,
-			PollInterval: w.cfg.Twitter.PollInterval.Duration,
+			Source:       w.source,
+			SourceName:   sourceKey(w.kind),
+			PollInterval: w.pollInterval(),
+			Kind:         sourceKindOf(w.kind),
+			Account:      sourceAccount(w),
+			XMPP:         w.cfg.Renren.JID,
 		})
 		mon.Restore(st)
 		u := &unit{w: w, mon: mon, sess: sessions[sessionKey(w)], finished: make(chan struct{})}
@@ -117,11 +122,11 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 	}
 	g.notifier = notifier
 	go trimWhenReady(gctx, first.sess.conn.Ready(), sum.FirstPoll(), first.w.base)
-	r.handler.set(reg.Handler())
+	r.handler.set(endpoints(reg))
 	g.ended = make(chan *unit, len(g.units))
 	g.alive = len(g.units)
 	for _, u := range g.units {
-		mirror := u.w.newMirror(xmppSink{u.sess.conn}, u.mon)
+		mirror := u.w.newMirror(sentSink{xmppSink{u.sess.conn}, u.mon.StatusSent}, u.mon)
 		uctx, ucancel := context.WithCancelCause(gctx)
 		u.cancel = ucancel
 		go func() {

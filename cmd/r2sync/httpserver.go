@@ -25,7 +25,8 @@ type httpServer struct {
 }
 
 // newHTTPServer binds c.Listen, so that a taken port fails the start. It
-// returns nil when [http] listen is not set.
+// returns nil when [http] listen is not set. With an http.token_file every
+// request but the probes needs the token.
 func newHTTPServer(c config.HTTP, h http.Handler, log *zap.Logger) (*httpServer, error) {
 	if c.Listen == "" {
 		return nil, nil
@@ -43,6 +44,9 @@ func newHTTPServer(c config.HTTP, h http.Handler, log *zap.Logger) (*httpServer,
 		return nil, err
 	}
 	log = log.Named("http")
+	if c.Token != "" {
+		h = requireToken(c.Token.Value(), h)
+	}
 	return &httpServer{
 		ln:  ln,
 		log: log,

@@ -42,6 +42,9 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if k := m.SourceKind(); k != config.SourceTwitter {
+		return usageError("r2sync login is only for X (twitter); this mirror's source is %s, whose credentials go in [%s]", k, k)
+	}
 	cfg.Twitter = m.Twitter // the mirror's own app and token files
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()

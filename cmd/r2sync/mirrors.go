@@ -55,6 +55,9 @@ func paceApps(ws []*wiring, log *zap.Logger) {
 	groups := map[app][]*wiring{}
 	var order []app
 	for _, w := range ws {
+		if w.twitter == nil {
+			continue
+		}
 		a := app{w.cfg.Twitter.ConsumerKey.Value(), w.twitter.APIBase()}
 		if _, ok := groups[a]; !ok {
 			order = append(order, a)
@@ -85,7 +88,8 @@ func paceApps(ws []*wiring, log *zap.Logger) {
 // written for one pair reads the mirror's own values.
 func wireMirror(path string, cfg config.Config, m config.Mirror, log *zap.Logger, transports map[string]http.RoundTripper) (*wiring, error) {
 	mc := cfg
-	mc.Twitter, mc.Renren, mc.Sync, mc.State.File = m.Twitter, m.Renren, m.Sync, m.StateFile
+	mc.Source, mc.Twitter, mc.Mastodon, mc.Bluesky = m.Source, m.Twitter, m.Mastodon, m.Bluesky
+	mc.Renren, mc.Sync, mc.State.File = m.Renren, m.Sync, m.StateFile
 	where := path
 	if m.Path != "" {
 		where = path + ": " + m.Path
@@ -95,7 +99,7 @@ func wireMirror(path string, cfg config.Config, m config.Mirror, log *zap.Logger
 		return nil, err
 	}
 	mlog := log.With(zap.String("mirror", m.Name))
-	tw, err := newTwitter(m.Twitter, mlog, apiTransport(m.Twitter, transports))
+	src, err := newSource(m, mlog, transports)
 	if err != nil {
 		return nil, mirrorConfigError(m, err)
 	}
@@ -103,7 +107,7 @@ func wireMirror(path string, cfg config.Config, m config.Mirror, log *zap.Logger
 	if err != nil {
 		return nil, mirrorConfigError(m, err)
 	}
-	return &wiring{cfg: mc, renderer: renderer, log: mlog, twitter: tw, xmpp: xopts, caPEM: caPEM,
+	return &wiring{cfg: mc, renderer: renderer, log: mlog, source: src.src, kind: m.SourceKind(), twitter: src.twitter, xmpp: xopts, caPEM: caPEM,
 		store: statefile.New(m.StateFile), name: m.Name, base: log}, nil
 }
 

@@ -27,9 +27,16 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	}
 	defer w.close()
 	cfg, store := w.cfg, w.store
-	poster, ok := w.twitter.(daemon.Poster)
+	poster, ok := w.source.(daemon.Poster)
 	if !ok {
-		return fmt.Errorf("the %s api client cannot post", w.twitter.API())
+		if w.twitter != nil {
+			return fmt.Errorf("the %s api client cannot post", w.twitter.API())
+		}
+		return fmt.Errorf("the %s source cannot post", sourceKindOf(w.kind))
+	}
+	noun := "post" // what the source calls what `post` creates
+	if w.twitter != nil {
+		noun = "tweet"
 	}
 	// Its own resource, so a running daemon's session is not replaced.
 	xopts := w.xmpp
@@ -42,19 +49,19 @@ func cmdPost(ctx context.Context, e *env, args []string) error {
 	_, err = store.Update(ctx, func(s *daemon.State) error {
 		p, err := poster.Post(ctx, message)
 		if err != nil {
-			return fmt.Errorf("post tweet: %w", err)
+			return fmt.Errorf("post %s: %w", noun, err)
 		}
 		created = p
-		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceName, ID: p.ID, Cursor: p.Cursor})
+		s.Posted = append(s.Posted, daemon.PostRef{Source: sourceKey(w.kind), ID: p.ID, Cursor: p.Cursor})
 		return nil
 	})
 	if err != nil {
 		if created.ID != "" {
-			return fmt.Errorf("tweet %s posted, but the state file was not updated, so a daemon may mirror it again: %w", created.ID, err)
+			return fmt.Errorf("%s %s posted, but the state file was not updated, so a daemon may mirror it again: %w", noun, created.ID, err)
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "tweet posted: %s\n", created.URL)
+	fmt.Fprintf(e.stdout, "%s posted: %s\n", noun, created.URL)
 
 	text, err := w.renderer.Render(created, xmppSanitize)
 	if err != nil {

@@ -13,17 +13,37 @@ import (
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "run", "[--config FILE]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
+	fs := newFlagSet(e, "run", "[--config FILE] [--dry-run] [--shard I/N]", "Mirror new tweets to the XMPP status until SIGTERM or SIGINT.\nSIGHUP reloads the config file.")
 	cfgPath := configFlag(fs)
+	shardSpec, shardCount := shardFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "log each status instead of setting it: no XMPP login, and the state file is neither created nor changed")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sh, err := resolveShard(e, *shardSpec, *shardCount)
+	if err != nil {
 		return err
 	}
 	all, err := wireMirrors(e, *cfgPath)
 	if err != nil {
 		return err
 	}
-	base := all[0].base
-	r := &runner{e: e, cfgPath: *cfgPath, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}
+	base, httpCfg, total := all[0].base, all[0].cfg.HTTP, len(all)
+	if all = ownMirrors(all, sh); sh != nil {
+		base.Info("running one shard of the mirrors", zap.Stringer("shard", sh), zap.Int("mirrors", len(all)), zap.Int("of_mirrors", total))
+	}
+	if *dryRun && len(all) > 0 {
+		return runDry(ctx, all)
+	}
+	if len(all) == 0 {
+		defer func() { _ = base.Sync() }()
+		if *dryRun {
+			return nil
+		}
+		return idleShard(ctx, httpCfg, base, sh)
+	}
+	logArrivals(all, sh)
+	r := &runner{e: e, cfgPath: *cfgPath, shard: sh, handler: &swapHandler{}, locked: map[string]bool{}, sessEnded: make(chan *session)}
 	// One daemon per state file, for its whole life: two would each
 	// deliver the same pending status. A state that cannot be saved, or
 	// a corrupt one, stops its mirror before it connects anywhere; the
@@ -232,6 +252,11 @@ func (r *runner) reloadWirings(old []*wiring) ([]*wiring, error) {
 	if was, now := old[0].cfg.HTTP.Listen, all[0].cfg.HTTP.Listen; was != now {
 		return fail(fmt.Errorf("%s: http.listen: changed from %q to %q, which needs a restart of r2sync", path, was, now))
 	}
+	if was, now := old[0].cfg.HTTP.Token, all[0].cfg.HTTP.Token; was != now {
+		return fail(fmt.Errorf("%s: http.token_file: the token changed, which needs a restart of r2sync", path))
+	}
+	// The shard's mirrors only; the others' run locks are not ours.
+	all = ownMirrors(all, r.shard)
 	if len(all) == 1 && len(old) == 1 && all[0].name == old[0].name {
 		if was, now := old[0].cfg.State.File, all[0].cfg.State.File; was != now {
 			return fail(fmt.Errorf("%s: state.file: changed from %q to %q, which needs a restart of r2sync", path, was, now))
@@ -278,15 +303,18 @@ func (r *runner) shutdown(g *generation, sessions map[string]*session) error {
 
 // logSettings logs msg with what a mirror runs with.
 func logSettings(w *wiring, g *generation, msg string, fields ...zap.Field) {
-	cfg, tw := w.cfg, w.twitter
-	w.log.Info(msg, append([]zap.Field{
+	cfg := w.cfg
+	source := []zap.Field{zap.String("source", sourceKindOf(w.kind))}
+	if tw := w.twitter; tw != nil {
+		source = append(source, zap.String("api", tw.API()), zap.String("api_base", tw.APIBase()))
+	}
+	w.log.Info(msg, append(append([]zap.Field{
 		zap.String("version", versionString()),
-		zap.String("jid", cfg.Renren.JID),
-		zap.String("api", tw.API()),
-		zap.String("api_base", tw.APIBase()),
-		zap.String("state_file", cfg.State.File),
-		zap.String("http_listen", cfg.HTTP.Listen),
-		zap.Bool("systemd", g.notifier != nil),
-		zap.Duration("poll_interval", cfg.Twitter.PollInterval.Duration),
-	}, fields...)...)
+		zap.String("jid", cfg.Renren.JID)}, source...),
+		append([]zap.Field{
+			zap.String("state_file", cfg.State.File),
+			zap.String("http_listen", cfg.HTTP.Listen),
+			zap.Bool("systemd", g.notifier != nil),
+			zap.Duration("poll_interval", w.pollInterval()),
+		}, fields...)...)...)
 }

@@ -173,8 +173,14 @@ password = "e"
 file = %q
 [http]
 listen = "192.0.2.1:9479"
+token_file = "http.token"
 `, filepath.Join(dir, "state.json"))
 	if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Not loopback, so the token is required: with it, the address is
+	// what fails.
+	if err := os.WriteFile(filepath.Join(dir, "http.token"), []byte("listen-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr, took := r2syncWithin(t, 20*time.Second, "run", "--config", cfg)

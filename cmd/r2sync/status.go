@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
@@ -34,6 +35,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.HTTP.Token = peekToken(e, path, cfg.HTTP)
+	name, kind := mirrorName, cfg.Mirrors()[0].SourceKind()
 	if ms := cfg.Mirrors(); len(ms) > 1 || ms[0].Name != mirrorName || *mirror != "" {
 		if *mirror == "" {
 			return writeMirrorRows(ctx, e, cfg)
@@ -42,7 +45,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		cfg.State.File = m.StateFile
+		cfg.State.File, name, kind = m.StateFile, m.Name, m.SourceKind()
 	}
 	if cfg.State.File == "" {
 		return configError(errors.New("state.file is empty"))
@@ -58,7 +61,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return stateError(err)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	writeState(w, cfg.State.File, exists, st, e.now())
+	writeState(w, cfg.State.File, exists, st, e.now(), kind)
 	if cfg.HTTP.Listen != "" {
 		url := endpointURL(cfg.HTTP.Listen, "/readyz")
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -72,19 +75,31 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		default:
 			fmt.Fprintf(w, "daemon:\tnot ready: %s\n", body)
 		}
+		if err == nil {
+			mctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if code, body, err := httpGetAll(mctx, endpointURL(cfg.HTTP.Listen, "/metrics"), cfg.HTTP.Token.Value()); err == nil && code == 200 {
+				fmt.Fprintf(w, "skipped:\t%s since the daemon started\n", describeSkips(skipCounts(body)[name]))
+			}
+			cancel()
+		}
 	}
 	return w.Flush()
 }
 
 // writeState describes st for a person.
-func writeState(w io.Writer, path string, exists bool, st daemon.State, now time.Time) {
+// kind is the mirror's source, which names its posts ("tweet", "post").
+func writeState(w io.Writer, path string, exists bool, st daemon.State, now time.Time, kind string) {
+	tweet := "post"
+	if kind == config.SourceTwitter {
+		tweet = "tweet"
+	}
 	fmt.Fprintf(w, "state file:\t%s\n", path)
 	if !exists {
-		fmt.Fprintf(w, "started:\tnot yet: the first start records your newest tweet and mirrors nothing older\n")
+		fmt.Fprintf(w, "started:\tnot yet: the first start records your newest %s and mirrors nothing older\n", tweet)
 		return
 	}
 	if !st.Initialized {
-		fmt.Fprintf(w, "started:\tnot yet: the newest tweet is not recorded\n")
+		fmt.Fprintf(w, "started:\tnot yet: the newest %s is not recorded\n", tweet)
 	}
 	switch st.Mirrored {
 	case 0:
@@ -95,13 +110,16 @@ func writeState(w io.Writer, path string, exists bool, st daemon.State, now time
 		fmt.Fprintf(w, "mirrored:\t%d statuses\n", st.Mirrored)
 	}
 	if lm := st.LastMirrored; lm != nil {
-		fmt.Fprintf(w, "last mirrored:\ttweet %s at %s (%s)\n", lm.PostID, when(lm.At), health.Ago(now.Sub(lm.At)))
+		fmt.Fprintf(w, "last mirrored:\t%s %s at %s (%s)\n", tweet, lm.PostID, when(lm.At), health.Ago(now.Sub(lm.At)))
 	}
-	if cursor, ok := st.Cursor(sourceName); ok {
+	if cursor, ok := st.Cursor(sourceKey(kind)); ok {
 		if cursor == "" {
 			cursor = "0" // none yet; the Twitter source's cursor is a tweet id
+			if kind != config.SourceTwitter {
+				cursor = "(none yet)"
+			}
 		}
-		fmt.Fprintf(w, "newest seen:\ttweet %s (only newer tweets are mirrored)\n", cursor)
+		fmt.Fprintf(w, "newest seen:\t%s %s (only newer %ss are mirrored)\n", tweet, cursor, tweet)
 	}
 	switch n := len(st.Pending); n {
 	case 0:
@@ -113,11 +131,11 @@ func writeState(w io.Writer, path string, exists bool, st daemon.State, now time
 				fmt.Fprintf(w, "\t… and %d more\n", n-i)
 				break
 			}
-			fmt.Fprintf(w, "\ttweet %s, queued %s: %s\n", p.PostID, health.Ago(now.Sub(p.QueuedAt)), quoteShort(p.Text, 60))
+			fmt.Fprintf(w, "\t%s %s, queued %s: %s\n", tweet, p.PostID, health.Ago(now.Sub(p.QueuedAt)), quoteShort(p.Text, 60))
 		}
 	}
 	if n := len(st.Posted); n > 0 {
-		fmt.Fprintf(w, "from r2sync post:\t%d tweet(s) the daemon will not mirror again\n", n)
+		fmt.Fprintf(w, "from r2sync post:\t%d %s(s) the daemon will not mirror again\n", n, tweet)
 	}
 }
 

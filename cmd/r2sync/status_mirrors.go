@@ -16,7 +16,6 @@ import (
 	"github.com/r2sync/r2sync/config"
 	"github.com/r2sync/r2sync/daemon/health"
 	"github.com/r2sync/r2sync/daemon/statefile"
-	"github.com/r2sync/r2sync/twitter"
 )
 
 // writeMirrorRows prints one row per mirror of cfg: what its state file
@@ -24,16 +23,20 @@ import (
 // answers) says of its session and last error.
 func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	sessionUp, lastErr, daemonState := map[string]string{}, map[string]string{}, ""
+	var skips map[string]map[string]int64 // nil unless the daemon answered
 	if cfg.HTTP.Listen != "" {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"))
+		code, body, err := httpGetAll(hctx, endpointURL(cfg.HTTP.Listen, "/metrics"), cfg.HTTP.Token.Value())
 		if err == nil && code == 200 {
 			sessionUp = sessionGauges(body)
+			skips = skipCounts(body)
 			daemonState = "ready"
 			if rc, rbody, err := httpGet(hctx, endpointURL(cfg.HTTP.Listen, "/readyz")); err == nil && rc != 200 {
 				daemonState = "not ready"
 				lastErr = readyErrors(rbody)
 			}
+		} else if err == nil && code == http.StatusUnauthorized {
+			daemonState = "refused the request at " + endpointURL(cfg.HTTP.Listen, "/metrics") + ": the token of http.token_file is missing, unreadable or wrong"
 		} else {
 			daemonState = "not reachable at " + endpointURL(cfg.HTTP.Listen, "/metrics") + " (is it running?)"
 		}
@@ -41,12 +44,9 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 	}
 	now := e.now()
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "MIRROR\tSOURCE\tTARGET\tSESSION\tLAST STATUS\tPENDING\tLAST ERROR")
+	fmt.Fprintln(w, "MIRROR\tSOURCE\tTARGET\tSESSION\tLAST STATUS\tPENDING\tSKIPPED\tLAST ERROR")
 	for _, m := range cfg.Mirrors() {
-		source := m.Twitter.API
-		if api, base, err := twitter.ResolveAPI(m.Twitter.API, m.Twitter.APIBase); err == nil {
-			source = "twitter " + api + " at " + base.Host
-		}
+		source := describeSource(m)
 		session := "-"
 		if v, ok := sessionUp[m.Name]; ok {
 			session = map[bool]string{true: "up", false: "down"}[v == "1"]
@@ -69,7 +69,11 @@ func writeMirrorRows(ctx context.Context, e *env, cfg config.Config) error {
 		if le == "" {
 			le = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, source, m.Renren.JID, session, last, pending, le)
+		skipped := "-"
+		if skips != nil {
+			skipped = describeSkips(skips[m.Name])
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, source, m.Renren.JID, session, last, pending, skipped, le)
 	}
 	if daemonState != "" {
 		fmt.Fprintf(w, "\ndaemon: %s\n", daemonState)
@@ -122,10 +126,14 @@ func readyErrors(body string) map[string]string {
 const maxMetricsBody = 32 << 20
 
 // httpGetAll is httpGet with the whole body, up to maxMetricsBody.
-func httpGetAll(ctx context.Context, url string) (int, string, error) {
+// A token, when set, goes as the bearer token of http.token_file.
+func httpGetAll(ctx context.Context, url, token string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +54,7 @@ func TestStatus(t *testing.T) {
 
 	_, err := statefile.New(state).Update(ctx, func(s *daemon.State) error {
 		s.Initialized = true
-		s.Cursors = map[string]string{sourceName: "1864000000000000003"}
+		s.Cursors = map[string]string{sourceKey(""): "1864000000000000003"}
 		s.Mirrored = 12
 		s.LastMirrored = &daemon.Delivered{PostID: "1864000000000000001", At: now.Add(-3 * time.Minute)}
 		s.Pending = []daemon.Status{
@@ -84,13 +86,20 @@ pending:        2 waiting for the XMPP server, oldest first:
 func TestStatusAsksTheDaemon(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
 	now := time.Now()
-	srv := readyServer(t, 503, "xmpp session down")
+	srv := daemonServer(t, 503, "xmpp session down", `r2sync_posts_skipped_total{mirror="default",reason="reply"} 0
+r2sync_posts_skipped_total{mirror="default",reason="skip_tags"} 2
+r2sync_posts_skipped_total{mirror="default",reason="visibility"} 1
+r2sync_posts_skipped_total{mirror="other",reason="reply"} 7
+`)
 	e, stdout, _ := testEnv(now)
 	if err := cmdStatus(context.Background(), e, []string{"--config", statusConfig(t, state, srv)}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "daemon:      not ready: xmpp session down\n") {
 		t.Errorf("status output lacks the daemon's answer:\n%s", stdout)
+	}
+	if !strings.Contains(stdout.String(), "skipped:     2 skip_tags, 1 visibility since the daemon started\n") {
+		t.Errorf("status output lacks the skips by reason:\n%s", stdout)
 	}
 
 	e, stdout, _ = testEnv(now)
@@ -112,4 +121,24 @@ func TestStatusCorruptState(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "is corrupt") {
 		t.Fatalf("corrupt state: err %v", err)
 	}
+}
+
+// daemonServer answers /readyz with code and ready, and /metrics with
+// metrics, as a running daemon does; it returns its host:port.
+func daemonServer(t *testing.T, code int, ready, metrics string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/readyz":
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(ready + "\n"))
+		case "/metrics":
+			_, _ = w.Write([]byte(metrics))
+		default:
+			t.Errorf("request %s %s, want /readyz or /metrics", r.Method, r.URL.Path)
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }

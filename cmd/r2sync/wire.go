@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,11 +22,6 @@ import (
 // in logs and metrics.
 const mirrorName = health.DefaultMirror
 
-// sourceName keys the Twitter source's cursor and claims in the state:
-// the name under which the state files of earlier releases, which knew
-// only Twitter, are read.
-const sourceName = statefile.LegacySource
-
 // twitterSource is a mirror's Twitter source: a twitter.V1 or a
 // twitter.V2, as twitter.api and twitter.api_base say. Its optional
 // abilities (daemon.Verifier, daemon.Poster, …) are asserted where used.
@@ -40,10 +36,14 @@ type wiring struct {
 	cfg      config.Config
 	renderer *daemon.Renderer
 	log      *zap.Logger
-	twitter  twitterSource
-	xmpp     renren.Options
-	caPEM    []byte // renren.ca_file's content, to tell whether a reload changed it
-	store    *statefile.Store
+	// source is the mirror's source, of kind (config.SourceTwitter, …);
+	// twitter is the same source when it is X's, else nil.
+	source  daemon.Source
+	kind    string
+	twitter twitterSource
+	xmpp    renren.Options
+	caPEM   []byte // renren.ca_file's content, to tell whether a reload changed it
+	store   *statefile.Store
 	// name names the mirror (mirrorName for the top-level layout); base
 	// is the process logger without the mirror field, for daemon.Config,
 	// which adds the field from the name itself (mirrors.go).
@@ -63,7 +63,8 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, configError(err)
 	}
-	tw, err := newTwitter(cfg.Twitter, log, nil)
+	m := cfg.Mirrors()[0]
+	src, err := newSource(m, log, map[string]http.RoundTripper{})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,8 @@ func wireConfig(e *env, path string, cfg config.Config) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wiring{cfg: cfg, renderer: renderer, log: log, twitter: tw, xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File), name: mirrorName, base: log}, nil
+	return &wiring{cfg: cfg, renderer: renderer, log: log, source: src.src, kind: m.SourceKind(), twitter: src.twitter,
+		xmpp: xopts, caPEM: caPEM, store: statefile.New(cfg.State.File), name: mirrorName, base: log}, nil
 }
 
 func (w *wiring) close() { _ = w.log.Sync() }
@@ -156,22 +158,46 @@ func renrenOptions(c config.Renren, log *zap.Logger) (renren.Options, []byte, er
 // newMirror builds the mirror of w's config and adapters on sink,
 // reporting to obs: the one place `run` and `demo` get theirs from.
 func (w *wiring) newMirror(sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
+	return w.newMirrorOn(w.store, sink, obs)
+}
+
+// newMirrorOn is newMirror on another store: `run --dry-run` and
+// `preview` keep the state file untouched.
+func (w *wiring) newMirrorOn(store daemon.Store, sink daemon.Sink, obs daemon.Observer) *daemon.Mirror {
 	return daemon.NewMirror(daemon.Config{
 		Name:         w.name,
-		Source:       w.twitter,
-		SourceName:   sourceName,
+		Source:       w.source,
+		SourceName:   sourceKey(w.kind),
 		Sink:         sink,
-		Store:        w.store,
+		Store:        store,
 		Renderer:     w.renderer,
 		Filter:       newFilter(w.cfg.Sync),
-		PollInterval: w.cfg.Twitter.PollInterval.Duration,
+		MaxPerHour:   w.cfg.Sync.MaxPerHour,
+		PollInterval: w.pollInterval(),
 		Logger:       w.base,
 		Observer:     obs,
 	})
 }
 
+// newFilter builds the daemon's filter from the [sync] keys, which
+// config.Validate has checked, so the patterns compile. Were one not to,
+// the filter fails closed: every post is skipped, never every post sent.
 func newFilter(c config.Sync) daemon.Filter {
-	return daemon.Filter{IncludeReplies: c.IncludeReplies, IncludeReposts: c.IncludeRetweets}
+	skip, err1 := config.CompilePattern(c.SkipPattern)
+	only, err2 := config.CompilePattern(c.OnlyPattern)
+	if err1 != nil || err2 != nil {
+		skip = regexp.MustCompile(``) // a constant that matches every text
+	}
+	return daemon.Filter{
+		IncludeReplies: c.IncludeReplies,
+		IncludeReposts: c.IncludeRetweets,
+		SkipTags:       c.SkipTags,
+		OnlyTags:       c.OnlyTags,
+		StripTags:      c.StripTags,
+		SkipPattern:    skip,
+		OnlyPattern:    only,
+		SkipOlderThan:  c.SkipOlderThan.Duration,
+	}
 }
 
 // xmppSink is a session's renren.Conn as the mirror's sink, with the

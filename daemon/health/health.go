@@ -34,6 +34,10 @@ type Options struct {
 	Source daemon.Source
 	// SourceName is the source="NAME" label of the source's metrics.
 	SourceName string
+	// Kind is the source's kind for a status page ("twitter",
+	// "mastodon", "bluesky"), Account the source account it reads and
+	// XMPP the JID whose status it sets. Each may be empty.
+	Kind, Account, XMPP string
 	// PollInterval is the configured poll interval; 0 means a minute.
 	PollInterval time.Duration
 	// Version is reported as r2sync_build_info{version}.
@@ -72,6 +76,15 @@ type Monitor struct {
 	pollErrSince time.Time // first of the current run of failed polls
 	stateErr     error     // the last failed state write, nil once one succeeded
 	stopped      bool
+
+	// For the status page (status.go).
+	sessionSince time.Time // last change of sessionUp, or start
+	lastStatus   string
+	lastStatusAt time.Time
+	lastErr      string
+	lastErrAt    time.Time
+	hourly       [Hours]uint32 // deliveries, by hour since the epoch mod Hours
+	hour         int64         // the newest hour in hourly
 }
 
 var _ daemon.Observer = (*Monitor)(nil)
@@ -101,6 +114,8 @@ func newMonitor(reg *Registry, opts Options) *Monitor {
 		firstPoll:  make(chan struct{}),
 		polledOnce: make(chan struct{}),
 	}
+	m.sessionSince = m.start
+	m.hour = m.start.Unix() / 3600
 	m.m = newSeries(m)
 	return m
 }
@@ -136,6 +151,7 @@ func (m *Monitor) Polled(err error) {
 			m.pollErrSince = now
 		}
 		m.pollErr = err
+		m.noteError("poll", err, now)
 	}
 	m.mu.Unlock()
 	m.polledOneOnce.Do(func() { close(m.polledOnce) })
@@ -159,6 +175,7 @@ func (m *Monitor) Delivered(_ string, queued time.Duration) {
 	m.mirrored++
 	m.lastMirrored = now
 	m.lastDeliver = now
+	m.countDelivery(now)
 	m.mu.Unlock()
 }
 
@@ -166,6 +183,10 @@ func (m *Monitor) Delivered(_ string, queued time.Duration) {
 func (m *Monitor) DeliveryFailed(err error) {
 	m.m.deliveredErr.Inc()
 	m.m.errorCounter("deliver", Kind(err)).Inc()
+	now := m.now()
+	m.mu.Lock()
+	m.noteError("deliver", err, now)
+	m.mu.Unlock()
 }
 
 // Uncertain implements daemon.Observer.
@@ -183,8 +204,12 @@ func (m *Monitor) StateWrite(err error) {
 	if err != nil {
 		m.m.errorCounter("state", Kind(err)).Inc()
 	}
+	now := m.now()
 	m.mu.Lock()
 	m.stateErr = err
+	if err != nil {
+		m.noteError("state", err, now)
+	}
 	m.mu.Unlock()
 }
 
@@ -197,7 +222,11 @@ func (m *Monitor) Pending(n int) {
 
 // SessionUp reports a live XMPP session (renren.Events).
 func (m *Monitor) SessionUp() {
+	now := m.now()
 	m.mu.Lock()
+	if !m.sessionUp {
+		m.sessionSince = now
+	}
 	m.sessionUp = true
 	m.sessions++
 	m.mu.Unlock()
@@ -209,8 +238,15 @@ func (m *Monitor) SessionDown(err error) {
 	if err != nil {
 		m.m.errorCounter("xmpp", Kind(err)).Inc()
 	}
+	now := m.now()
 	m.mu.Lock()
+	if m.sessionUp {
+		m.sessionSince = now
+	}
 	m.sessionUp = false
+	if err != nil {
+		m.noteError("xmpp", err, now)
+	}
 	m.mu.Unlock()
 }
 

@@ -528,3 +528,28 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("counts lost under concurrency:\n%s", b.String())
 	}
 }
+
+// countingSource counts events it does not mirror.
+type countingSource struct {
+	plainSource
+	counts map[string]int64
+}
+
+func (c countingSource) EventCounts() map[string]int64 { return c.counts }
+
+// A source's event counts (edits, deletes, …) are counters by event name,
+// in a stable order.
+func TestSourceEventCounts(t *testing.T) {
+	var b strings.Builder
+	src := countingSource{counts: map[string]int64{"edit": 2, "delete": 1}}
+	if err := health.New(health.Options{Source: src, SourceName: "mastodon"}).WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkExposition(t, b.String())
+	out := b.String()
+	del := strings.Index(out, `r2sync_source_events_total{mirror="default",source="mastodon",event="delete"} 1`)
+	edit := strings.Index(out, `r2sync_source_events_total{mirror="default",source="mastodon",event="edit"} 2`)
+	if del < 0 || edit < 0 || del > edit {
+		t.Errorf("event counters missing or unordered:\n%s", out)
+	}
+}

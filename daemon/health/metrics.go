@@ -3,6 +3,7 @@ package health
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ var families = []family{
 	{"r2sync_source_requests_total", "counter", "Source API responses, by method kind (read: GET, write: the rest)."},
 	{"r2sync_source_posts_read_total", "counter", "Posts received in the source's timeline responses (billed per post on pay-per-use plans)."},
 	{"r2sync_source_posts_created_total", "counter", "Posts r2sync created on the source (r2sync post)."},
+	{"r2sync_source_events_total", "counter", "Events of the source that are never mirrored, by event: edits, deletes, posts of other accounts on a stream."},
 }
 
 // series are one mirror's metrics in its own metrics.Set. Counters are
@@ -135,7 +137,8 @@ func newSeries(m *Monitor) *series {
 func (s *series) sourceMetrics(src daemon.Source, name string) {
 	rlr, hasRL := src.(daemon.RateLimitReporter)
 	ur, hasUsage := src.(daemon.UsageReporter)
-	if !hasRL && !hasUsage {
+	ec, hasEvents := src.(daemon.EventCounter)
+	if !hasRL && !hasUsage && !hasEvents {
 		return
 	}
 	l := func(fam string, more ...string) string {
@@ -161,6 +164,17 @@ func (s *series) sourceMetrics(src daemon.Source, name string) {
 			metrics.WriteCounterUint64(w, names.writes, uint64(max(u.Requests-u.ReadRequests, 0)))
 			metrics.WriteCounterUint64(w, names.postsRead, uint64(max(u.PostsRead, 0)))
 			metrics.WriteCounterUint64(w, names.created, uint64(max(u.PostsCreated, 0)))
+		}
+		if hasEvents {
+			counts := ec.EventCounts()
+			events := make([]string, 0, len(counts))
+			for e := range counts {
+				events = append(events, e)
+			}
+			slices.Sort(events)
+			for _, e := range events {
+				metrics.WriteCounterUint64(w, l("r2sync_source_events_total", "event", e), uint64(max(counts[e], 0)))
+			}
 		}
 	})
 }
