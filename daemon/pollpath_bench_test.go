@@ -63,41 +63,64 @@ type nopSink struct{ n int }
 
 func (s *nopSink) SetStatus(context.Context, string) error { s.n++; return nil }
 
+// nopOnlineSink is a nopSink whose session is always up: the poll sends.
+type nopOnlineSink struct{ nopSink }
+
+func (*nopOnlineSink) Online() bool { return true }
+
+// counted is what both sinks are.
+type counted interface {
+	daemon.Sink
+	count() int
+}
+
+func (s *nopSink) count() int { return s.n }
+
 // BenchmarkPollDeliver is one poll → render → send round of the mirror
 // with 0 and with 20 new posts, on the real state file (its fsyncs
 // included) and a sink that costs nothing: r2sync's own work per poll.
+// path=direct is the poll sending at once (an online sink), path=queue
+// the queue and the deliverer (offline, or a sink that cannot tell).
 func BenchmarkPollDeliver(b *testing.B) {
-	for _, n := range []int{0, 20} {
-		b.Run(fmt.Sprintf("posts=%d", n), func(b *testing.B) {
-			ctx := context.Background()
-			src, sink := &benchSource{}, &nopSink{}
-			store := statefile.New(b.TempDir() + "/state.json")
-			defer store.Close()
-			r, err := daemon.NewRenderer("{{.Text}}", 140)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := daemon.NewMirror(daemon.Config{Source: src, Sink: sink, Store: store, Renderer: r, PollInterval: time.Hour})
-			if err := m.Init(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				b.StopTimer()
-				src.arrive(n)
-				b.StartTimer()
-				if _, err := m.PollOnce(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := m.DeliverOnce(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if want := n * b.N; sink.n != want {
-				b.Fatalf("%d statuses sent, want %d", sink.n, want)
-			}
-		})
+	for _, path := range []string{"direct", "queue"} {
+		for _, n := range []int{0, 20} {
+			b.Run(fmt.Sprintf("path=%s/posts=%d", path, n), func(b *testing.B) { benchPollDeliver(b, path == "direct", n) })
+		}
+	}
+}
+
+func benchPollDeliver(b *testing.B, direct bool, n int) {
+	ctx := context.Background()
+	var sink counted = &nopSink{}
+	if direct {
+		sink = &nopOnlineSink{}
+	}
+	src := &benchSource{}
+	store := statefile.New(b.TempDir() + "/state.json")
+	defer store.Close()
+	r, err := daemon.NewRenderer("{{.Text}}", 140)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := daemon.NewMirror(daemon.Config{Source: src, Sink: sink, Store: store, Renderer: r, PollInterval: time.Hour})
+	if err := m.Init(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		src.arrive(n)
+		b.StartTimer()
+		if _, err := m.PollOnce(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.DeliverOnce(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if want := n * b.N; sink.count() != want {
+		b.Fatalf("%d statuses sent, want %d", sink.count(), want)
 	}
 }
