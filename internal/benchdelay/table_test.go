@@ -115,8 +115,11 @@ func formatTable(rows []result, size int64, ms []micro, tweets int, idle time.Du
 	add("end-to-end delay p99", q(e2e, 0.99))
 	add("end-to-end delay max", func(r result) (string, float64) { return dur(benchdelay.Max(r.e2e)) })
 	add("  of which: tweet → its timeline response p50", q(func(r result) []time.Duration { return r.wait }, 0.5))
-	add("  of which: presence → watcher (Prosody) p50", q(func(r result) []time.Duration { return r.server }, 0.5))
+	add("  of which: presence → watcher (Prosody) p50 / p99", func(r result) (string, float64) {
+		return benchdelay.Millis(benchdelay.Quantile(r.server, 0.5)) + " / " + benchdelay.Millis(benchdelay.Quantile(r.server, 0.99)), 0
+	})
 	add("added delay p50 (response → presence)", q(added, 0.5))
+	add("added delay p95", q(added, 0.95))
 	add("added delay p99", q(added, 0.99))
 	add("added delay max", func(r result) (string, float64) { return dur(benchdelay.Max(r.added)) })
 	add("statuses delivered / repeated / lost", func(r result) (string, float64) {
