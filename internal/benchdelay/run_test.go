@@ -534,6 +534,9 @@ func runOne(t *testing.T, w *world, spec daemonSpec, tweets int, idle time.Durat
 				res.wait = append(res.wait, r.Flushed.Sub(s.at))
 				if sentAt, ok := w.xmpp.FirstAfter(r.Flushed); ok && !sentAt.After(recv) {
 					res.added = append(res.added, sentAt.Sub(r.Flushed))
+					if os.Getenv("R2SYNC_BENCH_DEBUG") != "" && sentAt.Sub(r.Flushed) > time.Millisecond {
+						t.Logf("%s: tweet %d (%s): added %v", spec.name, len(res.added)-1, s.id, sentAt.Sub(r.Flushed))
+					}
 					res.server = append(res.server, recv.Sub(sentAt))
 				}
 				break
