@@ -3,12 +3,23 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test bench fuzz build demo image container
+.PHONY: test bench bench-go fuzz build demo image container
 
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 ./...
 
+# The side-by-side benchmark of issue 14 (BENCHMARKS.md): the release-built
+# binary and the Python peer (../shared/bench/baseline_py.py, or
+# R2SYNC_BENCH_PY) against a real Prosody and twittertest, one after the
+# other; about 12 minutes. Prints one table. R2SYNC_BENCH_TWEETS and
+# R2SYNC_BENCH_IDLE_SECONDS shorten a trial run.
 bench:
+	@out=$$(mktemp) && trap 'rm -f "$$out"' EXIT && \
+	R2SYNC_BENCH=1 R2SYNC_BENCH_TABLE="$$out" $(GO) test -count=1 -timeout 45m -run '^TestDelayBench$$' ./internal/benchdelay >&2 && \
+	cat "$$out"
+
+# Every Go benchmark of every package.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Runs every Fuzz target of every package for $(FUZZTIME) each.

@@ -77,6 +77,7 @@ type Mirror struct {
 	now     func() time.Time
 	after   func(time.Duration) <-chan time.Time
 	queued  chan struct{} // wakes the deliverer; capacity 1
+	failed  chan error    // a send of the poll's own failed: the deliverer backs off first; capacity 1
 	pushes  chan push     // a Streamer's posts, for the poll loop
 	stopped chan struct{} // closed when the poll loop has ended
 
@@ -121,7 +122,7 @@ func NewMirror(cfg Config) *Mirror {
 	}
 	order, _ := cfg.Source.(CursorOrder)
 	return &Mirror{
-		cfg: cfg, log: log, now: now, after: after, queued: make(chan struct{}, 1),
+		cfg: cfg, log: log, now: now, after: after, queued: make(chan struct{}, 1), failed: make(chan error, 1),
 		pushes: make(chan push), stopped: make(chan struct{}),
 		src: cfg.SourceName, order: order, sanitize: SanitizerOf(cfg.Sink),
 	}
@@ -225,8 +226,10 @@ func (m *Mirror) deliverLoop(ctx context.Context) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-m.queued:
+				continue
+			case err = <-m.failed:
+				// The poll's own send failed and queued the status.
 			}
-			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

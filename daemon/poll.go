@@ -99,6 +99,9 @@ type candidate struct {
 	key    string // what triggered reason, if anything (Verdict.Key)
 	value  string
 	err    error // the render error, for reason "render"
+	// attempts counts an unacknowledged send of the poll's own (see
+	// sendDirect), for the queue.
+	attempts int
 }
 
 // plan decides what p becomes when seen at now: the filter, then the
@@ -171,8 +174,10 @@ func (m *Mirror) prepare(ctx context.Context) (string, error) {
 	return cursor, nil
 }
 
-// take queues the statuses of posts, fetched or pushed after cursor, and
-// moves the cursor past them. It returns how many statuses it queued.
+// take sends or queues the statuses of posts, fetched or pushed after
+// cursor, and moves the cursor past them: with an empty queue and an
+// Online sink it sends them at once (see sendDirect), else it queues them
+// for the deliverer. It returns how many statuses it sent or queued.
 func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, error) {
 	if len(posts) == 0 {
 		return 0, nil
@@ -195,6 +200,13 @@ func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, er
 		}
 		last = p.Cursor
 		cands = append(cands, m.plan(p, seen))
+	}
+	cands, cursor, sent, sendErr, err := m.sendDirect(ctx, cursor, seen, cands)
+	if err != nil {
+		return sent, err
+	}
+	if len(cands) == 0 {
+		return sent, nil
 	}
 	var skipped []candidate
 	queued := 0
@@ -219,7 +231,7 @@ func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, er
 				skipped = append(skipped, c)
 				continue
 			}
-			s.Pending = append(s.Pending, Status{PostID: c.post.ID, Text: c.text, QueuedAt: at})
+			s.Pending = append(s.Pending, Status{PostID: c.post.ID, Text: c.text, QueuedAt: at, Attempts: c.attempts})
 			queued++
 		}
 		m.prunePosted(s)
@@ -227,19 +239,28 @@ func (m *Mirror) take(ctx context.Context, cursor string, posts []Post) (int, er
 	})
 	if err != nil {
 		m.stateFailed(err)
-		return 0, fmt.Errorf("save state: %w", err)
+		return sent, fmt.Errorf("save state: %w", err)
 	}
 	m.stateSaved()
+	m.reportSkipped(skipped)
+	m.cfg.Observer.Pending(n)
+	if queued > 0 {
+		m.log.Info("statuses queued", zap.Int("count", queued))
+		if sendErr != nil {
+			m.directFailed(sendErr)
+		} else {
+			m.wakeDeliverer()
+		}
+	}
+	return sent + queued, nil
+}
+
+// reportSkipped logs and counts skips once they are saved.
+func (m *Mirror) reportSkipped(skipped []candidate) {
 	for _, c := range skipped {
 		m.logSkip(c)
 		m.cfg.Observer.Skipped(c.reason)
 	}
-	m.cfg.Observer.Pending(n)
-	if queued > 0 {
-		m.log.Info("statuses queued", zap.Int("count", queued))
-		m.wakeDeliverer()
-	}
-	return queued, nil
 }
 
 // prunePosted forgets claims of `r2sync post` on this source that the

@@ -153,6 +153,16 @@ func (st Status) Validate() error {
 	return nil
 }
 
+// hasPosted reports whether post id of source is in s.Posted.
+func (s *State) hasPosted(source, id string) bool {
+	for _, p := range s.Posted {
+		if p.Source == source && p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // takePosted reports whether post id of source is in s.Posted and
 // removes it.
 func (s *State) takePosted(source, id string) bool {

@@ -31,7 +31,8 @@ const createdAtLayout = "Mon Jan 02 15:04:05 -0700 2006"
 // safe for concurrent use.
 type V1 struct {
 	*core
-	rw *rewriter // nil when the API base is go-twitter's own
+	rw   *rewriter // nil when the API base is go-twitter's own
+	done completion
 }
 
 var (
@@ -129,6 +130,13 @@ func (c *V1) Since(ctx context.Context, cursor string) ([]daemon.Post, error) {
 		return nil, fmt.Errorf("fetch timeline: %w", err)
 	}
 	g := newGathered(sinceID)
+	began := c.now()
+	// A page can be short (deleted tweets are removed after count is
+	// applied), so in general only an empty page proves the end; right
+	// after a complete poll a short one does too (see burstAge), and a
+	// poll costs one request unless its page was full.
+	shortEnds := c.done.recent(sinceID, began)
+	complete := false
 	var maxID int64
 	for page := 1; ; page++ {
 		if page > maxPages {
@@ -140,9 +148,8 @@ func (c *V1) Since(ctx context.Context, cursor string) ([]daemon.Post, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fetch timeline since %d (page %d): %w", sinceID, page, err)
 		}
-		// A page can be short (deleted tweets are removed after count is
-		// applied), so only an empty page proves the end.
 		if len(tweets) == 0 {
+			complete = true
 			break
 		}
 		page := make([]tweetPost, 0, len(tweets))
@@ -151,8 +158,12 @@ func (c *V1) Since(ctx context.Context, cursor string) ([]daemon.Post, error) {
 				page = append(page, p)
 			}
 		}
+		if len(tweets) > burstTweets {
+			shortEnds = false // more than X lets an account post: prove the end
+		}
 		oldest, reached := g.add(page)
-		if reached || oldest <= sinceID+1 {
+		if reached || oldest <= sinceID+1 || shortEnds {
+			complete = true
 			break
 		}
 		if maxID != 0 && oldest > maxID {
@@ -164,6 +175,13 @@ func (c *V1) Since(ctx context.Context, cursor string) ([]daemon.Post, error) {
 		maxID = oldest - 1
 	}
 	posts := g.sorted()
+	if complete {
+		newest := sinceID
+		if n := len(g.posts); n > 0 {
+			newest = max(newest, g.posts[n-1].id)
+		}
+		c.done.record(newest, began)
+	}
 	c.log.Debug("fetched timeline", zap.Int64("since_id", sinceID), zap.Int("posts", len(posts)))
 	return posts, nil
 }

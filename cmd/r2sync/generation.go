@@ -121,11 +121,12 @@ func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*s
 		return nil, err
 	}
 	g.notifier = notifier
+	go trimWhenReady(gctx, first.sess.conn.Ready(), sum.FirstPoll(), first.w.base)
 	r.handler.set(endpoints(reg))
 	g.ended = make(chan *unit, len(g.units))
 	g.alive = len(g.units)
 	for _, u := range g.units {
-		mirror := u.w.newMirror(sentSink{xmppSink{u.sess.conn}, u.mon.StatusSent}, u.mon)
+		mirror := u.w.newMirror(sentSink{xmppSink{Conn: u.sess.conn, events: u.sess.events}, u.mon.StatusSent}, u.mon)
 		uctx, ucancel := context.WithCancelCause(gctx)
 		u.cancel = ucancel
 		go func() {
@@ -331,6 +332,13 @@ func (s *sessionEvents) add(m *health.Monitor) {
 	if s.up {
 		m.SessionUp()
 	}
+}
+
+// isUp reports whether the session is up now.
+func (s *sessionEvents) isUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.up
 }
 
 func (s *sessionEvents) SessionUp() {

@@ -8,6 +8,7 @@ func main() {
 	if len(os.Args) > 1 {
 		cmd = os.Args[1]
 	}
+	tuneRuntime(os.Getenv)
 	sigs := notifySignals(cmd, os.Stderr)
 	code := run(sigs.ctx, os.Args[1:], os.Stdout, os.Stderr, sigs.reload)
 	sigs.stop()

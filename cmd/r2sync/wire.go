@@ -205,7 +205,16 @@ func newFilter(c config.Sync) daemon.Filter {
 // carry before it cuts a status to length, as renren does again when it
 // sends. Embedding keeps every ability of the Conn visible. Once renren
 // offers Sanitize itself, the Conn is the sink as it is.
-type xmppSink struct{ *renren.Conn }
+type xmppSink struct {
+	*renren.Conn
+	events *sessionEvents // nil: never Online
+}
+
+var _ daemon.Online = xmppSink{}
+
+// Online implements daemon.Online: the session is up, so a status sent
+// now goes out at once and the poll may send it itself.
+func (s xmppSink) Online() bool { return s.events != nil && s.events.isUp() }
 
 // Sanitize implements daemon.Sanitizer.
 func (xmppSink) Sanitize(text string) string { return xmppSanitize(text) }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestExeReadOnlyMapping(t *testing.T) {
+	const ino = 1234567
+	tests := []struct {
+		name   string
+		line   string
+		ok     bool
+		lo, hi uintptr
+	}{
+		{name: "text", line: "00400000-00996000 r-xp 00000000 fd:01 1234567    /usr/bin/r2sync", ok: true, lo: 0x400000, hi: 0x996000},
+		{name: "rodata", line: "00996000-00fba000 r--p 00596000 fd:01 1234567    /usr/bin/r2sync", ok: true, lo: 0x996000, hi: 0xfba000},
+		// The data segment holds the program's variables: never dropped.
+		{name: "data", line: "00fba000-0109f000 rw-p 00bba000 fd:01 1234567    /usr/bin/r2sync"},
+		{name: "another file", line: "7f0000000000-7f0000001000 r--p 00000000 fd:01 7654321    /etc/ld.so.cache"},
+		{name: "anonymous", line: "c000000000-c000400000 rw-p 00000000 00:00 0"},
+		{name: "shared", line: "00400000-00996000 r-xs 00000000 fd:01 1234567    /usr/bin/r2sync"},
+		{name: "deleted after an upgrade", line: "00400000-00996000 r-xp 00000000 fd:01 1234567    /usr/bin/r2sync (deleted)", ok: true, lo: 0x400000, hi: 0x996000},
+		{name: "garbage", line: "zz-yy r-xp 0 0 1234567 x"},
+		{name: "empty range", line: "00400000-00400000 r-xp 00000000 fd:01 1234567    /usr/bin/r2sync"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lo, hi, ok := exeReadOnlyMapping(tt.line, ino)
+			if ok != tt.ok || lo != tt.lo || hi != tt.hi {
+				t.Errorf("= %#x, %#x, %v; want %#x, %#x, %v", lo, hi, ok, tt.lo, tt.hi, tt.ok)
+			}
+		})
+	}
+}
+
+// rssFile is this process's file-backed resident memory in KiB.
+func rssFile(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no RssFile in /proc/self/status")
+	return 0
+}
+
+// The test binary, like the daemon, has most of itself mapped after
+// starting; dropping the startup pages gives most of it back while the
+// program goes on running.
+func TestDropStartupPagesShrinksRSS(t *testing.T) {
+	before := rssFile(t)
+	n, err := dropStartupPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := rssFile(t)
+	if n <= 0 {
+		t.Fatalf("advised %d bytes", n)
+	}
+	if after >= before || before-after < before/4 {
+		t.Errorf("file-backed RSS %d → %d KiB: not a quarter less", before, after)
+	}
+	t.Logf("file-backed RSS %d → %d KiB (%d MiB of mappings advised)", before, after, n>>20)
+}
