@@ -22,8 +22,11 @@ import (
 // the binary from the page cache too, and the next start, a restart
 // after a crash, then reads it from disk: on a busy machine slower than
 // TestKill9LosesNothing allows.) Only private read-only mappings of the
-// executable itself are touched: its data segment (rw) holds the
-// program's variables. It returns the bytes of the mappings advised.
+// executable itself are touched, and only those without a page of their
+// own: its data segment (rw) holds the program's variables, and in a PIE
+// build the loader has written relocations into read-only-again pages
+// (RELRO), which MADV_DONTNEED would turn back into the file's
+// unrelocated bytes. It returns the bytes of the mappings advised.
 func dropStartupPages() (int64, error) {
 	exe, err := os.Stat("/proc/self/exe")
 	if err != nil {
@@ -33,23 +36,56 @@ func dropStartupPages() (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("drop startup pages: no inode for the executable")
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return 0, fmt.Errorf("drop startup pages: %w", err)
+	}
+	ranges, err := cleanExeMappings(smaps, st.Ino)
 	if err != nil {
 		return 0, fmt.Errorf("drop startup pages: %w", err)
 	}
 	var total int64
-	sc := bufio.NewScanner(bytes.NewReader(maps))
-	for sc.Scan() {
-		lo, hi, ok := exeReadOnlyMapping(sc.Text(), st.Ino)
-		if !ok {
-			continue
-		}
-		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_DONTNEED); errno != 0 {
+	for _, r := range ranges {
+		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, r[0], r[1]-r[0], syscall.MADV_DONTNEED); errno != 0 {
 			return total, fmt.Errorf("drop startup pages: madvise: %w", errno)
 		}
-		total += int64(hi - lo)
+		total += int64(r[1] - r[0])
 	}
-	return total, sc.Err()
+	return total, nil
+}
+
+// cleanExeMappings returns the ranges of the private read-only mappings of
+// the file with inode ino, in /proc/self/smaps text, that hold no
+// anonymous (written, copied-on-write) page: dropping those loses nothing
+// but what the file holds.
+func cleanExeMappings(smaps []byte, ino uint64) ([][2]uintptr, error) {
+	var out [][2]uintptr
+	var cur *[2]uintptr // the exe mapping whose fields are being read
+	clean := false
+	flush := func() {
+		if cur != nil && clean {
+			out = append(out, *cur)
+		}
+		cur = nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(smaps))
+	for sc.Scan() {
+		line := sc.Text()
+		if k, v, ok := strings.Cut(line, ":"); ok && !strings.ContainsAny(k, " -") {
+			// A field of the mapping above ("Anonymous:   0 kB").
+			if cur != nil && k == "Anonymous" {
+				n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				clean = err == nil && n == 0
+			}
+			continue
+		}
+		flush()
+		if lo, hi, ok := exeReadOnlyMapping(line, ino); ok {
+			cur, clean = &[2]uintptr{lo, hi}, false // no Anonymous field: not known clean
+		}
+	}
+	flush()
+	return out, sc.Err()
 }
 
 // exeReadOnlyMapping parses one line of /proc/self/maps and reports the

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExeReadOnlyMapping(t *testing.T) {
@@ -33,6 +37,37 @@ func TestExeReadOnlyMapping(t *testing.T) {
 				t.Errorf("= %#x, %#x, %v; want %#x, %#x, %v", lo, hi, ok, tt.lo, tt.hi, tt.ok)
 			}
 		})
+	}
+}
+
+// Only the exe's read-only mappings without a written page are dropped:
+// in a PIE build the RELRO pages hold the loader's relocations.
+func TestCleanExeMappings(t *testing.T) {
+	const smaps = `00400000-00996000 r-xp 00000000 fd:01 1234567    /usr/bin/r2sync
+Size:               5720 kB
+Rss:                5600 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+00996000-00fba000 r--p 00596000 fd:01 1234567    /usr/bin/r2sync
+Size:               6288 kB
+Anonymous:             0 kB
+00fba000-00fc0000 r--p 00bba000 fd:01 1234567    /usr/bin/r2sync
+Size:                 24 kB
+Anonymous:            24 kB
+00fc0000-0109f000 rw-p 00bc0000 fd:01 1234567    /usr/bin/r2sync
+Anonymous:            80 kB
+7f0000000000-7f0000001000 r--p 00000000 fd:01 7654321    /usr/lib/libc.so.6
+Anonymous:             0 kB
+0109f000-010a0000 r--p 00c9f000 fd:01 1234567    /usr/bin/r2sync
+Size:                  4 kB
+`
+	got, err := cleanExeMappings([]byte(smaps), 1234567)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]uintptr{{0x400000, 0x996000}, {0x996000, 0xfba000}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("ranges %#x, want %#x (the RELRO pages, the data segment, another file and a mapping without Anonymous are kept)", got, want)
 	}
 }
 
@@ -73,4 +108,29 @@ func TestDropStartupPagesShrinksRSS(t *testing.T) {
 		t.Errorf("file-backed RSS %d → %d KiB: not a quarter less", before, after)
 	}
 	t.Logf("file-backed RSS %d → %d KiB (%d MiB of mappings advised)", before, after, n>>20)
+}
+
+// A PIE build (the default of several distributions' Go packaging) has
+// RELRO pages the loader wrote; dropping them made the daemon crash with
+// SIGSEGV right after its first poll. The demo is the real daemon and
+// drops its startup pages once ready.
+func TestPIEBuildRunsAfterDroppingStartupPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds r2sync twice over")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "r2sync-pie")
+	build := exec.Command("go", "build", "-buildmode=pie", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildmode=pie: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo of the PIE build: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "3 statuses, each exactly once") {
+		t.Errorf("demo output:\n%s", out)
+	}
 }
