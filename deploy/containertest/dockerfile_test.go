@@ -32,10 +32,14 @@ func TestDockerfileCopiesEveryPackage(t *testing.T) {
 		if !ok {
 			continue
 		}
-		top, _, _ := strings.Cut(rest, "/")
-		if !copied[top] {
-			t.Errorf("deploy/Dockerfile does not COPY %s, which r2sync imports (%s)", top, pkg)
-			copied[top] = true // once per directory
+		in := false
+		for dir := range copied {
+			if rest == dir || strings.HasPrefix(rest, dir+"/") {
+				in = true
+			}
+		}
+		if !in {
+			t.Errorf("deploy/Dockerfile does not COPY %s, which r2sync imports (%s)", rest, pkg)
 		}
 	}
 }
