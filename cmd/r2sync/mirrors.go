@@ -120,19 +120,13 @@ func mirrorConfigError(m config.Mirror, err error) error {
 }
 
 // apiTransport returns the transport shared by the mirrors on c's API
-// host: one per scheme and host, whatever their tokens.
+// host (hostTransport), whatever their tokens.
 func apiTransport(c config.Twitter, transports map[string]http.RoundTripper) http.RoundTripper {
 	_, base, err := twitter.ResolveAPI(c.API, c.APIBase)
 	if err != nil {
 		return nil // newTwitter reports it
 	}
-	key := base.Scheme + "://" + strings.ToLower(base.Host)
-	rt, ok := transports[key]
-	if !ok {
-		rt = twitter.NewTransport()
-		transports[key] = rt
-	}
-	return rt
+	return hostTransport(base.String(), transports)
 }
 
 // mirrorFlag adds --mirror to fs.

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,14 +41,14 @@ func newSource(m config.Mirror, log *zap.Logger, transports map[string]http.Roun
 }
 
 // hostTransport returns the transport shared by the mirrors whose API is
-// at base's scheme and host, or nil (the adapter's own) when base is not
-// a URL.
+// at base's scheme and host (one per host, whatever the source), or nil
+// (the adapter's own) when base is not a URL.
 func hostTransport(base string, transports map[string]http.RoundTripper) http.RoundTripper {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return nil
 	}
-	key := u.Scheme + "://" + u.Host
+	key := u.Scheme + "://" + strings.ToLower(u.Host)
 	rt, ok := transports[key]
 	if !ok {
 		rt = twitter.NewTransport()
@@ -105,10 +105,4 @@ func describeSource(m config.Mirror) string {
 		return "twitter " + api + " at " + base.Host
 	}
 	return "twitter"
-}
-
-// errSourceNotBuilt is what a source whose adapter is not in this build
-// returns.
-func errSourceNotBuilt(kind string) error {
-	return configError(fmt.Errorf("source = %q is not supported by this build of r2sync", kind))
 }
