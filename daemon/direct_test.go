@@ -147,20 +147,29 @@ func TestDirectSendCrashRepeatsOnlyTheOneInFlight(t *testing.T) {
 	}
 }
 
+// startedDirect returns a mirror on sink and cfg's other fields, with a
+// fresh state file, whose first start has recorded post 1 of its source.
+func startedDirect(t *testing.T, sink daemon.Sink, cfg daemon.Config) (*fakeSource, *statefile.Store, *daemon.Mirror) {
+	t.Helper()
+	src := &fakeSource{}
+	src.add(post(1, "old"))
+	store := statefile.New(t.TempDir() + "/state.json")
+	t.Cleanup(func() { store.Close() })
+	cfg.Source, cfg.Sink, cfg.Store = src, sink, store
+	m := mirrorWith(t, cfg)
+	if _, err := m.PollOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return src, store, m
+}
+
 // Offline, or with a queue, the poll queues as before and the deliverer
 // sends.
 func TestDirectSendOnlyOnlineAndWithEmptyQueue(t *testing.T) {
 	ctx := context.Background()
-	src := &fakeSource{}
-	src.add(post(1, "old"))
-	store := statefile.New(t.TempDir() + "/state.json")
-	defer store.Close()
 	sink := &onlineSink{}
 	sink.down.Store(true)
-	m := mirrorWith(t, daemon.Config{Source: src, Sink: sink, Store: store})
-	if _, err := m.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	src, _, m := startedDirect(t, sink, daemon.Config{})
 	src.add(post(2, "two"))
 	if n, err := m.PollOnce(ctx); err != nil || n != 1 {
 		t.Fatalf("PollOnce = %d, %v", n, err)
@@ -189,15 +198,8 @@ func TestDirectSendOnlyOnlineAndWithEmptyQueue(t *testing.T) {
 // counted, and the failed one's followers queue behind it.
 func TestDirectSendUncertainIsCounted(t *testing.T) {
 	ctx := context.Background()
-	src := &fakeSource{}
-	src.add(post(1, "old"))
-	store := statefile.New(t.TempDir() + "/state.json")
-	defer store.Close()
 	sink := &onlineSink{}
-	m := mirrorWith(t, daemon.Config{Source: src, Sink: sink, Store: store})
-	if _, err := m.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	src, store, m := startedDirect(t, sink, daemon.Config{})
 	src.add(post(2, "two"), post(3, "three"))
 	sink.fail = func(text string) error {
 		if text == "two" {
@@ -224,16 +226,9 @@ func TestDirectSendUncertainIsCounted(t *testing.T) {
 // `r2sync post` is never sent by the poll.
 func TestDirectSendSkipsAndClaims(t *testing.T) {
 	ctx := context.Background()
-	src := &fakeSource{}
-	src.add(post(1, "old"))
-	store := statefile.New(t.TempDir() + "/state.json")
-	defer store.Close()
 	sink := &onlineSink{}
 	obs := newRecObserver()
-	m := mirrorWith(t, daemon.Config{Source: src, Sink: sink, Store: store, Observer: obs})
-	if _, err := m.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	src, store, m := startedDirect(t, sink, daemon.Config{Observer: obs})
 	if _, err := store.Update(ctx, func(s *daemon.State) error {
 		s.Posted = append(s.Posted, daemon.PostRef{Source: daemon.DefaultSourceName, ID: "4", Cursor: "4"})
 		return nil
