@@ -248,37 +248,18 @@ func (s *Server) launch(erl, libs string) (time.Duration, error) {
 // waitReady polls until a direct TLS handshake verified against our CA
 // succeeds and the STARTTLS and HTTP listeners accept connections.
 func (s *Server) waitReady(p *process, logOffset int64) error {
-	deadline := time.Now().Add(startTimeout)
-	backoff := 10 * time.Millisecond
-	var lastErr error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("ejabberd exited during startup: %v", p.err)
-		default:
-		}
-		if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("eaddrinuse")) {
-			return errPortInUse
-		}
-		if lastErr = s.probe(); lastErr == nil {
-			return nil
-		}
-		var verr *tls.CertificateVerificationError
-		if errors.As(lastErr, &verr) {
-			return lastErr
-		}
-		if !time.Now().Before(deadline) {
-			return fmt.Errorf("not ready within %v: %w", startTimeout, lastErr)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-p.done:
-			t.Stop()
-			return fmt.Errorf("ejabberd exited during startup: %v", p.err)
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 100*time.Millisecond)
-	}
+	return serverproc.WaitReady(serverproc.Ready{
+		Name: "ejabberd", Done: p.done, Exited: func() error { return p.err },
+		Timeout: startTimeout, Backoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		Probe: func(time.Time) (error, bool) {
+			if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("eaddrinuse")) {
+				return errPortInUse, true
+			}
+			err := s.probe()
+			var verr *tls.CertificateVerificationError
+			return err, errors.As(err, &verr)
+		},
+	})
 }
 
 func (s *Server) probe() error {

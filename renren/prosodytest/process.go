@@ -105,45 +105,28 @@ func (s *Server) launch() (time.Duration, error) {
 // succeeds. That proves the listener is this Prosody (not another process
 // that grabbed the port) and that it loaded the certificate.
 func (s *Server) waitReady(p *process, logOffset int64) error {
-	deadline := time.Now().Add(startTimeout)
-	backoff := 5 * time.Millisecond
-	var lastErr error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("prosody exited during startup: %v", p.err)
-		default:
-		}
-		if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("Failed to open server port")) {
-			return fmt.Errorf("%w: port %d", errPortInUse, s.port)
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, time.Now().Add(3*time.Second)))
-		c, _, err := dialTLS(ctx, clientConfig{Addr: s.Addr(), Domain: s.domain, Pool: s.pki.CAPool})
-		cancel()
-		if err == nil {
-			c.close()
-			return nil
-		}
-		lastErr = err
-		// Prosody answers only once it has finished starting, so a stream
-		// without STARTTLS or a certificate that does not verify will not
-		// get better by waiting.
-		var verr *tls.CertificateVerificationError
-		if errors.Is(err, errNoStartTLS) || errors.As(err, &verr) {
-			return err
-		}
-		if !time.Now().Before(deadline) {
-			return fmt.Errorf("no verified STARTTLS handshake on %s within %v: %w", s.Addr(), startTimeout, lastErr)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-p.done:
-			t.Stop()
-			return fmt.Errorf("prosody exited during startup: %v", p.err)
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 25*time.Millisecond)
-	}
+	return serverproc.WaitReady(serverproc.Ready{
+		Name: "prosody", Done: p.done, Exited: func() error { return p.err },
+		Timeout: startTimeout, Backoff: 5 * time.Millisecond, MaxBackoff: 25 * time.Millisecond,
+		Probe: func(deadline time.Time) (error, bool) {
+			if bytes.Contains(serverproc.ReadFrom(s.logPath, logOffset), []byte("Failed to open server port")) {
+				return fmt.Errorf("%w: port %d", errPortInUse, s.port), true
+			}
+			ctx, cancel := context.WithDeadline(context.Background(), minTime(deadline, time.Now().Add(3*time.Second)))
+			c, _, err := dialTLS(ctx, clientConfig{Addr: s.Addr(), Domain: s.domain, Pool: s.pki.CAPool})
+			cancel()
+			if err == nil {
+				c.close()
+				return nil, false
+			}
+			// Prosody answers only once it has finished starting, so a
+			// stream without STARTTLS or a certificate that does not
+			// verify will not get better by waiting.
+			var verr *tls.CertificateVerificationError
+			final := errors.Is(err, errNoStartTLS) || errors.As(err, &verr)
+			return fmt.Errorf("no verified STARTTLS handshake on %s: %w", s.Addr(), err), final
+		},
+	})
 }
 
 // logTail returns the last lines of Prosody's log and of its stdout/stderr,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run under CI, where skipping is not
@@ -67,4 +68,47 @@ func TailLines(path string, n int) string {
 		s += "\n"
 	}
 	return s
+}
+
+// Ready says how WaitReady waits for a server it started.
+type Ready struct {
+	Name   string          // the server, in errors: "prosody"
+	Done   <-chan struct{} // closed once the process has exited
+	Exited func() error    // the process's exit error, valid after Done
+	// Timeout bounds the whole wait; Backoff is the first pause between
+	// probes, doubled up to MaxBackoff.
+	Timeout, Backoff, MaxBackoff time.Duration
+	// Probe checks once, giving up at deadline; final reports an error
+	// that waiting will not mend (a certificate that does not verify).
+	Probe func(deadline time.Time) (err error, final bool)
+}
+
+// WaitReady probes until the server answers, the process exits, a probe
+// fails for good, or the timeout passes.
+func WaitReady(r Ready) error {
+	deadline := time.Now().Add(r.Timeout)
+	backoff := r.Backoff
+	exited := func() error { return fmt.Errorf("%s exited during startup: %v", r.Name, r.Exited()) }
+	for {
+		select {
+		case <-r.Done:
+			return exited()
+		default:
+		}
+		err, final := r.Probe(deadline)
+		if err == nil || final {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%s not ready within %v: %w", r.Name, r.Timeout, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-r.Done:
+			t.Stop()
+			return exited()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, r.MaxBackoff)
+	}
 }
