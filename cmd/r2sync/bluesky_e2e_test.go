@@ -191,13 +191,7 @@ func TestBlueskyKill9LosesNothing(t *testing.T) {
 	inFlight := map[string]bool{}
 	for i := range kills {
 		time.Sleep(time.Duration(400+i*300) * time.Millisecond) // kill moments spread over the stream
-		unavailable := w.unavailable()
-		d.kill()
-		waitFor(t, "the killed session to be gone", 90*time.Second, func() bool { return w.unavailable() > unavailable })
-		if s := texts(w.watcher.Statuses()); len(s) > 0 {
-			inFlight[s[len(s)-1]] = true
-		}
-		d = w.start()
+		d = killAndRestart(t, d, w.watcher, inFlight, w.start)
 	}
 	<-added
 	waitFor(t, "every post as a status", 90*time.Second, func() bool {
@@ -205,18 +199,7 @@ func TestBlueskyKill9LosesNothing(t *testing.T) {
 		return len(got) >= total
 	})
 	got := texts(w.watcher.Statuses())
-	deduped, dups := dedupe(got)
-	if !slices.Equal(deduped, want) {
-		t.Fatalf("after %d kills the statuses are\n%q\nwant each of\n%q\nonce, in order", kills, got, want)
-	}
-	if len(dups) > kills {
-		t.Errorf("%d repeats, more than one per kill: %q", len(dups), dups)
-	}
-	for _, s := range dups {
-		if !inFlight[s] {
-			t.Errorf("status %q came twice but was not in flight at a kill", s)
-		}
-	}
+	dups := checkOnceInOrder(t, got, want, inFlight, kills)
 	t.Logf("%d posts, %d kill -9, %d statuses, %d repeats", total, kills, len(got), len(dups))
 	d.stop(t)
 }

@@ -174,14 +174,3 @@ func (w *bskyWorld) post(p blueskytest.Post) blueskytest.Ref {
 	}
 	return r
 }
-
-// unavailable counts the daemon sessions' unavailable presences.
-func (w *bskyWorld) unavailable() int {
-	n := 0
-	for _, p := range w.watcher.Presences() {
-		if p.Type == "unavailable" && strings.HasPrefix(p.From, userJID+"/r2sync") {
-			n++
-		}
-	}
-	return n
-}

@@ -108,27 +108,13 @@ func testKill9LosesNothing(t *testing.T, api string) {
 	inFlight := map[string]bool{}
 	for i := range kills {
 		time.Sleep(time.Duration(300+i*170) * time.Millisecond) // a kill moment spread over the stream
-		unavailable := countUnavailable(w)
-		d.kill()
-		waitFor(t, "the killed session to be gone", 90*time.Second, func() bool { return countUnavailable(w) > unavailable })
-		if s := texts(w.watcher.Statuses()); len(s) > 0 {
-			inFlight[s[len(s)-1]] = true
-		}
-		d = w.start()
+		d = killAndRestart(t, d, w.watcher, inFlight, func() *daemonProc { return w.start() })
 	}
 	<-added
 	got := w.statuses(ctx, total)
 	waitFor(t, "the queue to drain", 30*time.Second, func() bool { return len(w.readState().Pending) == 0 })
 	got = texts(w.watcher.Statuses())
-	deduped, dups := dedupe(got)
-	if !slices.Equal(deduped, want) {
-		t.Fatalf("after %d kills the statuses are\n%q\nwant each of\n%q\nonce, in order", kills, got, want)
-	}
-	for _, s := range dups {
-		if !inFlight[s] {
-			t.Errorf("status %q came twice but was not in flight at a kill", s)
-		}
-	}
+	dups := checkOnceInOrder(t, got, want, inFlight, kills)
 	t.Logf("%d tweets, %d kill -9, %d statuses, %d duplicates from a kill inside the send window", total, kills, len(got), len(dups))
 	d.stop(t)
 }
@@ -145,15 +131,7 @@ func dedupe(ss []string) (out, dups []string) {
 	return out, dups
 }
 
-func countUnavailable(w *world) int {
-	n := 0
-	for _, p := range w.watcher.Presences() {
-		if p.Type == "unavailable" && strings.HasPrefix(p.From, userJID+"/r2sync") {
-			n++
-		}
-	}
-	return n
-}
+func countUnavailable(w *world) int { return daemonGone(w.watcher) }
 
 func TestPostIsNotMirroredAgain(t *testing.T) { forEachAPI(t, testPostIsNotMirroredAgain) }
 

@@ -543,14 +543,10 @@ func TestFaultKill9(t *testing.T) {
 	for range kills {
 		waitFor(t, "the daemon's session", 60*time.Second, func() bool { return w.sessionCount() > up })
 		time.Sleep(time.Duration(rand.N(700)) * time.Millisecond) // a random kill moment
-		gone := countUnavailable(w)
-		d.kill()
-		waitFor(t, "the killed session to be gone", 90*time.Second, func() bool { return countUnavailable(w) > gone })
-		if s := texts(w.watcher.Statuses()); len(s) > 0 {
-			inFlight[s[len(s)-1]] = true
-		}
-		up = w.sessionCount()
-		d = w.start()
+		d = killAndRestart(t, d, w.watcher, inFlight, func() *daemonProc {
+			up = w.sessionCount()
+			return w.start()
+		})
 	}
 	<-added
 	// Count distinct statuses: a duplicate must not end the wait early.
@@ -563,14 +559,7 @@ func TestFaultKill9(t *testing.T) {
 	deduped, dups := dedupe(got)
 	t.Logf("%d tweets, %d kill -9 in %s: %d statuses, %d duplicates (%q), in order after dedupe: %v",
 		total, kills, time.Since(start).Round(time.Millisecond), len(got), len(dups), dups, slices.Equal(deduped, want))
-	if !slices.Equal(deduped, want) {
-		t.Fatalf("after %d kills the statuses are\n%q\nwant each of\n%q\nonce, in order", kills, got, want)
-	}
-	for _, s := range dups {
-		if !inFlight[s] {
-			t.Errorf("status %q came twice but was not the last one delivered at a kill", s)
-		}
-	}
+	checkOnceInOrder(t, got, want, inFlight, kills)
 	d.stop(t)
 }
 

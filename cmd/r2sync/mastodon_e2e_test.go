@@ -258,13 +258,7 @@ func TestMastodonKill9LosesNothing(t *testing.T) {
 	inFlight := map[string]bool{}
 	for i := range kills {
 		time.Sleep(time.Duration(300+i*170) * time.Millisecond) // a kill moment spread over the posts
-		unavailable := countUnavailable(mw.world)
-		d.kill()
-		waitFor(t, "the killed session to be gone", 90*time.Second, func() bool { return countUnavailable(mw.world) > unavailable })
-		if s := texts(mw.watcher.Statuses()); len(s) > 0 {
-			inFlight[s[len(s)-1]] = true
-		}
-		d = mw.start()
+		d = killAndRestart(t, d, mw.watcher, inFlight, func() *daemonProc { return mw.start() })
 	}
 	<-added
 	for i := range want {
@@ -276,15 +270,7 @@ func TestMastodonKill9LosesNothing(t *testing.T) {
 	})
 	waitFor(t, "the queue to drain", 30*time.Second, func() bool { return len(mw.readState().Pending) == 0 })
 	got := texts(mw.watcher.Statuses())
-	deduped, dups := dedupe(got)
-	if !slices.Equal(deduped, want) {
-		t.Fatalf("after %d kills the statuses are\n%q\nwant each of\n%q\nonce, in order", kills, got, want)
-	}
-	for _, s := range dups {
-		if !inFlight[s] {
-			t.Errorf("status %q came twice but was not in flight at a kill", s)
-		}
-	}
+	dups := checkOnceInOrder(t, got, want, inFlight, kills)
 	t.Logf("%d posts, %d kill -9, %d statuses, %d repeated from a kill inside the send window", total, kills, len(got), len(dups))
 	d.stop(t)
 }
