@@ -36,10 +36,22 @@ func trimWhenReady(ctx context.Context, session, polled <-chan struct{}, log *za
 			polled = nil
 		}
 	}
-	n, err := dropStartupPages()
+	d, err := dropStartupPages()
 	if err != nil {
 		log.Debug("startup pages kept", zap.Error(err))
 		return
 	}
-	log.Debug("startup pages dropped", zap.Int64("mapped_bytes", n))
+	if d.faultAround != nil {
+		log.Debug("startup pages dropped; they come back 64 KiB around each fault", zap.Int64("mapped_bytes", d.bytes), zap.NamedError("fault_around", d.faultAround))
+		return
+	}
+	log.Debug("startup pages dropped; they come back one page per fault", zap.Int64("mapped_bytes", d.bytes))
+}
+
+// dropped is what dropStartupPages did.
+type dropped struct {
+	bytes int64 // of the mappings advised
+	// faultAround is why the kernel's fault-around stays on for them
+	// (pageByPage), nil when it is off.
+	faultAround error
 }

@@ -26,32 +26,34 @@ import (
 // own: its data segment (rw) holds the program's variables, and in a PIE
 // build the loader has written relocations into read-only-again pages
 // (RELRO), which MADV_DONTNEED would turn back into the file's
-// unrelocated bytes. It returns the bytes of the mappings advised.
-func dropStartupPages() (int64, error) {
+// unrelocated bytes. Before dropping, it turns the kernel's fault-around
+// off for those mappings where it can (pageByPage), so that what comes
+// back is the pages the daemon reads and not the 64 KiB around each.
+func dropStartupPages() (dropped, error) {
 	exe, err := os.Stat("/proc/self/exe")
 	if err != nil {
-		return 0, fmt.Errorf("drop startup pages: %w", err)
+		return dropped{}, fmt.Errorf("drop startup pages: %w", err)
 	}
 	st, ok := exe.Sys().(*syscall.Stat_t)
 	if !ok {
-		return 0, fmt.Errorf("drop startup pages: no inode for the executable")
+		return dropped{}, fmt.Errorf("drop startup pages: no inode for the executable")
 	}
 	smaps, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
-		return 0, fmt.Errorf("drop startup pages: %w", err)
+		return dropped{}, fmt.Errorf("drop startup pages: %w", err)
 	}
 	ranges, err := cleanExeMappings(smaps, st.Ino)
 	if err != nil {
-		return 0, fmt.Errorf("drop startup pages: %w", err)
+		return dropped{}, fmt.Errorf("drop startup pages: %w", err)
 	}
-	var total int64
+	d := dropped{faultAround: pageByPage(ranges)}
 	for _, r := range ranges {
 		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, r[0], r[1]-r[0], syscall.MADV_DONTNEED); errno != 0 {
-			return total, fmt.Errorf("drop startup pages: madvise: %w", errno)
+			return d, fmt.Errorf("drop startup pages: madvise: %w", errno)
 		}
-		total += int64(r[1] - r[0])
+		d.bytes += int64(r[1] - r[0])
 	}
-	return total, nil
+	return d, nil
 }
 
 // cleanExeMappings returns the ranges of the private read-only mappings of

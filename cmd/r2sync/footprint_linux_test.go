@@ -96,11 +96,12 @@ func rssFile(t *testing.T) int64 {
 // program goes on running.
 func TestDropStartupPagesShrinksRSS(t *testing.T) {
 	before := rssFile(t)
-	n, err := dropStartupPages()
+	d, err := dropStartupPages()
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := rssFile(t)
+	n := d.bytes
 	if n <= 0 {
 		t.Fatalf("advised %d bytes", n)
 	}

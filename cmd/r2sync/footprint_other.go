@@ -5,4 +5,4 @@ package main
 import "errors"
 
 // dropStartupPages is Linux only.
-func dropStartupPages() (int64, error) { return 0, errors.New("not on this system") }
+func dropStartupPages() (dropped, error) { return dropped{}, errors.New("not on this system") }
