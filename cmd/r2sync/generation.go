@@ -73,6 +73,7 @@ type unit struct {
 // starts its mirrors. A mirror whose state cannot be loaded does not
 // start; it is an error only when none starts.
 func (r *runner) start(ctx context.Context, ws []*wiring, sessions map[string]*session) (*generation, error) {
+	fitProcs(r.e.getenv, len(ws))
 	reg := health.NewRegistry(health.RegistryOptions{Version: versionString()})
 	for _, s := range sessions {
 		s.events.use()
