@@ -11,24 +11,26 @@ import (
 // Init records the newest post on a first start so that older posts are not
 // mirrored. It does nothing when the source has a cursor already.
 func (m *Mirror) Init(ctx context.Context) error {
-	_, err := m.init(ctx)
+	_, _, err := m.init(ctx)
 	return err
 }
 
 // init is Init; fresh reports that this call recorded the source's cursor.
-func (m *Mirror) init(ctx context.Context) (fresh bool, err error) {
-	st, _, err := m.loadFront(ctx, 0)
+// It returns the state as it read or wrote it, so that a poll reads the
+// state once.
+func (m *Mirror) init(ctx context.Context) (st State, fresh bool, err error) {
+	st, _, err = m.loadFront(ctx, 0)
 	if err != nil {
-		return false, fmt.Errorf("load state: %w", err)
+		return State{}, false, fmt.Errorf("load state: %w", err)
 	}
 	if _, ok := st.Cursor(m.src); ok {
-		return false, nil
+		return st, false, nil
 	}
 	newest, err := m.cfg.Source.Newest(ctx)
 	if err != nil {
-		return false, fmt.Errorf("find newest post: %w", err)
+		return State{}, false, fmt.Errorf("find newest post: %w", err)
 	}
-	_, _, err = m.updateFront(ctx, 0, func(s *State) error {
+	st, _, err = m.updateFront(ctx, 0, func(s *State) error {
 		_, started := s.Cursor(m.src)
 		if fresh = !started; started {
 			return nil
@@ -40,13 +42,13 @@ func (m *Mirror) init(ctx context.Context) (fresh bool, err error) {
 	})
 	if err != nil {
 		m.stateFailed(err)
-		return false, fmt.Errorf("save state: %w", err)
+		return State{}, false, fmt.Errorf("save state: %w", err)
 	}
 	m.stateSaved()
 	if fresh {
 		m.log.Info("first start: older posts are not mirrored", zap.String("source", m.src), zap.String("newest", newest))
 	}
-	return fresh, nil
+	return st, fresh, nil
 }
 
 // compare orders two cursors of the source; ok is false when the source
@@ -154,13 +156,9 @@ func (m *Mirror) PollOnce(ctx context.Context) (int, error) {
 // prepare initializes the state if needed and returns the source's
 // cursor, checked.
 func (m *Mirror) prepare(ctx context.Context) (string, error) {
-	fresh, err := m.init(ctx)
+	st, fresh, err := m.init(ctx)
 	if err != nil {
 		return "", err
-	}
-	st, _, err := m.loadFront(ctx, 0)
-	if err != nil {
-		return "", fmt.Errorf("load state: %w", err)
 	}
 	cursor, _ := st.Cursor(m.src)
 	if err := m.checkCursor(cursor); err != nil {

@@ -124,3 +124,45 @@ func benchPollDeliver(b *testing.B, direct bool, n int) {
 		b.Fatalf("%d statuses sent, want %d", sink.count(), want)
 	}
 }
+
+// readCounter counts a Store's reads.
+type readCounter struct {
+	*statefile.Store
+	reads int
+}
+
+func (s *readCounter) Load(ctx context.Context) (daemon.State, error) {
+	s.reads++
+	return s.Store.Load(ctx)
+}
+
+func (s *readCounter) LoadFront(ctx context.Context, n int) (daemon.State, int, error) {
+	s.reads++
+	return s.Store.LoadFront(ctx, n)
+}
+
+// An idle poll reads the state file once (a lock, the pointer file, a
+// stat of the journal): it is most of an idle poll's own system calls.
+func TestIdlePollReadsStateOnce(t *testing.T) {
+	ctx := context.Background()
+	store := &readCounter{Store: statefile.New(t.TempDir() + "/state.json")}
+	defer store.Close()
+	r, err := daemon.NewRenderer("{{.Text}}", 140)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &benchSource{}
+	m := daemon.NewMirror(daemon.Config{Source: src, Sink: &nopOnlineSink{}, Store: store, Renderer: r, PollInterval: time.Hour})
+	if err := m.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for poll := range 3 {
+		store.reads = 0
+		if _, err := m.PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if store.reads != 1 {
+			t.Errorf("idle poll %d read the state %d times, want 1", poll, store.reads)
+		}
+	}
+}
