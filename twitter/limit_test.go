@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dghubble/oauth1"
 
+	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/internal/httpcap"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
@@ -146,6 +148,64 @@ func TestTransportReusesConnections(t *testing.T) {
 	}
 	if len(conns) != 1 {
 		t.Errorf("3 requests came over %d connections, want 1", len(conns))
+	}
+}
+
+// TestPollsShareConnection: the V1 and V2 clients read every answer to
+// its end, so that polls (with posts and without) and a post go over the
+// one kept connection.
+func TestPollsShareConnection(t *testing.T) {
+	for _, api := range []string{"v1.1", "v2"} {
+		t.Run(api, func(t *testing.T) {
+			s := twittertest.NewServer(twittertest.Options{})
+			defer s.Close()
+			var dials atomic.Int32
+			rt := newTransport(maxBody, maxErrorBody)
+			ka := httpcap.Next(rt).(*httpcap.KeepAliveTransport)
+			ka.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}
+			o := s.Options()
+			opts := Options{APIBase: s.URL(), ConsumerKey: o.ConsumerKey, ConsumerSecret: o.ConsumerSecret,
+				AccessToken: o.AccessToken, AccessSecret: o.AccessSecret, Transport: rt}
+			var c interface {
+				Since(context.Context, string) ([]daemon.Post, error)
+				Post(context.Context, string) (daemon.Post, error)
+			}
+			var err error
+			if api == "v2" {
+				opts.APIBase = s.V2URL()
+				c, err = NewV2(opts)
+			} else {
+				c, err = NewV1(opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			cursor := ""
+			for i := range 4 {
+				if i%2 == 1 {
+					s.AddTweet(twittertest.Tweet{Text: "tweet " + strconv.Itoa(i)})
+				}
+				posts, err := c.Since(ctx, cursor)
+				if err != nil {
+					t.Fatalf("poll %d: %v", i, err)
+				}
+				if len(posts) > 0 {
+					cursor = posts[len(posts)-1].Cursor
+				}
+			}
+			if _, err := c.Post(ctx, "posted"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d requests", len(s.Requests()))
+			if n := dials.Load(); n != 1 {
+				t.Errorf("%d requests dialled %d connections, want 1", len(s.Requests()), n)
+			}
+		})
 	}
 }
 

@@ -47,9 +47,13 @@ type KeepAliveTransport struct {
 	// Proxy picks a proxy for a request; nil means
 	// http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
+	// DialContext, when set, opens the TCP connections (tests count them
+	// with it); nil means a net.Dialer. A connection without SyscallConn
+	// (not a *net.TCPConn) cannot be checked before reuse, so it is used
+	// once.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	maxHeader int64
-	dialer    net.Dialer
 
 	initOnce sync.Once
 	tlsConf  *tls.Config     // TLSClientConfig with our defaults, cloned per dial
@@ -62,7 +66,7 @@ type KeepAliveTransport struct {
 // KeepAlive returns a KeepAliveTransport that caps response headers at
 // maxHeaderBytes.
 func KeepAlive(maxHeaderBytes int64) *KeepAliveTransport {
-	return &KeepAliveTransport{maxHeader: maxHeaderBytes, dialer: net.Dialer{Timeout: dialTimeout}}
+	return &KeepAliveTransport{maxHeader: maxHeaderBytes}
 }
 
 var _ http.RoundTripper = (*KeepAliveTransport)(nil)
@@ -82,6 +86,9 @@ func (t *KeepAliveTransport) init() {
 		t.tlsConf.NextProtos = []string{"http/1.1"}
 		if t.Proxy == nil {
 			t.Proxy = http.ProxyFromEnvironment
+		}
+		if t.DialContext == nil {
+			t.DialContext = (&net.Dialer{Timeout: dialTimeout}).DialContext
 		}
 		t.proxied = Base(t.maxHeader)
 		t.proxied.Proxy = t.Proxy
@@ -143,7 +150,7 @@ func closeBody(req *http.Request) {
 
 // dial opens a new connection to addr, with TLS for https.
 func (t *KeepAliveTransport) dial(ctx context.Context, scheme, host, addr, key string) (*persistConn, error) {
-	raw, err := t.dialer.DialContext(ctx, "tcp", addr)
+	raw, err := t.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpcap: dial %s: %w", addr, err)
 	}
