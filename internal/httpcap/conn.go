@@ -44,14 +44,14 @@ func (pc *persistConn) roundTrip(req *http.Request) (*http.Response, error) {
 	if err := pc.conn.SetDeadline(deadline); err != nil {
 		pc.conn.Close()
 		closeBody(req)
-		return nil, fmt.Errorf("httpcap: %s: %w", pc.key, err)
+		return nil, &Error{Op: "use connection to", Addr: pc.key, Err: err}
 	}
 	conn := pc.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	fail := func(what string, err error) (*http.Response, error) {
 		stop()
 		pc.conn.Close()
-		return nil, fmt.Errorf("httpcap: %s %s: %w", what, pc.key, err)
+		return nil, &Error{Op: what, Addr: pc.key, Err: err}
 	}
 
 	wreq, gzipAsked := req, false
@@ -163,7 +163,7 @@ func (b *connBody) Read(p []byte) (int, error) {
 		b.eof = true
 		b.mu.Unlock()
 	} else if err != nil {
-		err = fmt.Errorf("httpcap: read response body from %s: %w", b.pc.key, ctxErr(b.ctx, err))
+		err = &Error{Op: "read response body from", Addr: b.pc.key, Err: ctxErr(b.ctx, err)}
 		b.mu.Lock()
 		b.failed, b.readErr = true, err
 		b.mu.Unlock()
@@ -240,7 +240,7 @@ func (g *gzipBody) wrap(err error) error {
 		return rerr
 	}
 	g.b.fail()
-	return fmt.Errorf("httpcap: gunzip response from %s: %w", g.b.pc.key, err)
+	return &Error{Op: "gunzip response from", Addr: g.b.pc.key, Err: err}
 }
 
 // Close implements io.Closer.

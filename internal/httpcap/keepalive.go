@@ -152,7 +152,7 @@ func closeBody(req *http.Request) {
 func (t *KeepAliveTransport) dial(ctx context.Context, scheme, host, addr, key string) (*persistConn, error) {
 	raw, err := t.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("httpcap: dial %s: %w", addr, err)
+		return nil, &Error{Op: "dial", Addr: key, Err: ctxErr(ctx, err)}
 	}
 	pc := &persistConn{t: t, key: key, conn: raw, raw: raw}
 	if scheme == "https" {
@@ -166,12 +166,12 @@ func (t *KeepAliveTransport) dial(ctx context.Context, scheme, host, addr, key s
 		cancel()
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("httpcap: tls handshake with %s: %w", addr, err)
+			return nil, &Error{Op: "tls handshake with", Addr: key, Err: ctxErr(ctx, err)}
 		}
 		st := tc.ConnectionState()
 		if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
 			raw.Close()
-			return nil, fmt.Errorf("httpcap: %s chose protocol %q, want http/1.1", addr, p)
+			return nil, &Error{Op: "tls handshake with", Addr: key, Err: fmt.Errorf("server chose protocol %q, want http/1.1", p)}
 		}
 		pc.conn = tc
 		pc.tlsState = &st
@@ -253,11 +253,14 @@ func (t *KeepAliveTransport) idleCount(key string) int {
 }
 
 // ctxErr turns the error of a read or write that a context cut short
-// (through the connection's deadline) into the context's error, so that
-// callers can tell a cancelled or timed-out request with errors.Is.
+// (through the connection's deadline) into the context's cause, as
+// net/http does, so that callers can tell a cancelled or timed-out
+// request with errors.Is. The cause, not ctx.Err(): a context cancelled
+// because a parent timed out (twitter's ctxTransport under
+// http.Client.Timeout) then still reads as a timeout.
 func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return cerr
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {

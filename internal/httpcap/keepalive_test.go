@@ -409,6 +409,20 @@ func TestKeepAliveContext(t *testing.T) {
 			t.Errorf("err %v, want context.Canceled", err)
 		}
 	})
+	t.Run("client timeout", func(t *testing.T) {
+		got := make(chan struct{}, 1)
+		s := stallServer(t, "", got)
+		hc := &http.Client{Timeout: 100 * time.Millisecond, Transport: httpcap.KeepAlive(64 << 10)}
+		err := within(t, 5*time.Second, func() error {
+			_, err := hc.Get(s.URL())
+			return err
+		})
+		// url.Error's Timeout looks only one level down: at *httpcap.Error.
+		var ue *url.Error
+		if !errors.As(err, &ue) || !ue.Timeout() {
+			t.Errorf("err %v: not a timeout", err)
+		}
+	})
 	t.Run("deadline", func(t *testing.T) {
 		got := make(chan struct{}, 1)
 		s := stallServer(t, "", got)
