@@ -507,3 +507,48 @@ type closeRecorder struct {
 }
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// TestKeepAliveTLSServerClosedIdle: a TLS connection the server dropped
+// while idle is found dead by the peek and replaced; the request goes
+// out once.
+func TestKeepAliveTLSServerClosedIdle(t *testing.T) {
+	s := newAddrServer(t, true, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr := transportFor(s.Server)
+	for i := range 3 {
+		if _, body := get(t, tr, s.URL); body != "ok" {
+			t.Fatalf("request %d: %q", i, body)
+		}
+		s.CloseClientConnections()
+	}
+	if conns, reqs := s.counts(); conns != 3 || reqs != 3 {
+		t.Errorf("%d requests over %d connections, want 3 over 3", reqs, conns)
+	}
+}
+
+// TestKeepAliveCallerClose: a request that asks for its connection to be
+// closed does not leave it in the pool.
+func TestKeepAliveCallerClose(t *testing.T) {
+	for _, how := range []string{"req.Close", "header"} {
+		t.Run(how, func(t *testing.T) {
+			s := newAddrServer(t, false, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+			tr := transportFor(nil)
+			for range 2 {
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL, nil)
+				if how == "header" {
+					req.Header.Set("Connection", "keep-alive, close")
+				} else {
+					req.Close = true
+				}
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if conns, _ := s.counts(); conns != 2 {
+				t.Errorf("2 requests over %d connections, want 2", conns)
+			}
+		})
+	}
+}
