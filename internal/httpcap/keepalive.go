@@ -129,6 +129,12 @@ func (t *KeepAliveTransport) RoundTrip(req *http.Request) (*http.Response, error
 	addr := net.JoinHostPort(host, port)
 	key := scheme + "://" + addr
 	ctx := req.Context()
+	if ctx.Err() != nil {
+		// Else a kept connection could carry it out before the
+		// AfterFunc below sets its past deadline.
+		closeBody(req)
+		return nil, &Error{Op: "send request to", Addr: key, Err: context.Cause(ctx)}
+	}
 
 	pc := t.getIdle(key)
 	if pc == nil {

@@ -370,6 +370,21 @@ func stallServer(t *testing.T, prefix string, got chan<- struct{}) *rawServer {
 // TestKeepAliveContext: cancelling the context ends a request stalled
 // in its header or its body at once; a deadline ends it in time.
 func TestKeepAliveContext(t *testing.T) {
+	t.Run("cancelled before", func(t *testing.T) {
+		s := newRawServer(t, answerAll)
+		tr := httpcap.KeepAlive(64 << 10)
+		get(t, tr, s.URL()) // leaves a kept connection
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL(), nil)
+		if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+			t.Errorf("err %v, want context.Canceled", err)
+		}
+		get(t, tr, s.URL()) // the kept connection is still good
+		if conns, reqs := s.counts(); conns != 1 || reqs != 2 {
+			t.Errorf("server saw %d requests over %d connections, want 2 over 1", reqs, conns)
+		}
+	})
 	t.Run("cancel in header", func(t *testing.T) {
 		got := make(chan struct{}, 1)
 		s := stallServer(t, "HTTP/1.1 200 OK\r\n", got)
