@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dghubble/oauth1"
 
+	"github.com/r2sync/r2sync/daemon"
 	"github.com/r2sync/r2sync/internal/httpcap"
 	"github.com/r2sync/r2sync/twitter/twittertest"
 )
@@ -109,10 +111,12 @@ func TestLimitTransport(t *testing.T) {
 	}
 }
 
-// TestTransportOneConnectionPerRequest checks the two properties that keep
-// net/http from resending a request on its own: HTTP/1.1 even where the
-// server offers HTTP/2, and no connection used twice.
-func TestTransportOneConnectionPerRequest(t *testing.T) {
+// TestTransportReusesConnections: HTTP/1.1 even where the server offers
+// HTTP/2 (whose client resends after GOAWAY), and, since the transport is
+// httpcap.KeepAlive, sequential requests share one connection (it used to
+// open one per request; TestDroppedConnections checks that reuse brings
+// no resent request).
+func TestTransportReusesConnections(t *testing.T) {
 	var mu sync.Mutex
 	conns := map[string]bool{}
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +132,10 @@ func TestTransportOneConnectionPerRequest(t *testing.T) {
 	s.StartTLS()
 	defer s.Close()
 	rt := newTransport(maxBody, maxErrorBody)
-	tr := httpcap.Next(rt).(*http.Transport)
+	tr, ok := httpcap.Next(rt).(*httpcap.KeepAliveTransport)
+	if !ok {
+		t.Fatalf("base transport %T, want *httpcap.KeepAliveTransport", httpcap.Next(rt))
+	}
 	tr.TLSClientConfig = s.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	hc := &http.Client{Transport: rt}
 	for range 3 {
@@ -139,8 +146,66 @@ func TestTransportOneConnectionPerRequest(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	if len(conns) != 3 {
-		t.Errorf("3 requests came over %d connections, want 3", len(conns))
+	if len(conns) != 1 {
+		t.Errorf("3 requests came over %d connections, want 1", len(conns))
+	}
+}
+
+// TestPollsShareConnection: the V1 and V2 clients read every answer to
+// its end, so that polls (with posts and without) and a post go over the
+// one kept connection.
+func TestPollsShareConnection(t *testing.T) {
+	for _, api := range []string{"v1.1", "v2"} {
+		t.Run(api, func(t *testing.T) {
+			s := twittertest.NewServer(twittertest.Options{})
+			defer s.Close()
+			var dials atomic.Int32
+			rt := newTransport(maxBody, maxErrorBody)
+			ka := httpcap.Next(rt).(*httpcap.KeepAliveTransport)
+			ka.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}
+			o := s.Options()
+			opts := Options{APIBase: s.URL(), ConsumerKey: o.ConsumerKey, ConsumerSecret: o.ConsumerSecret,
+				AccessToken: o.AccessToken, AccessSecret: o.AccessSecret, Transport: rt}
+			var c interface {
+				Since(context.Context, string) ([]daemon.Post, error)
+				Post(context.Context, string) (daemon.Post, error)
+			}
+			var err error
+			if api == "v2" {
+				opts.APIBase = s.V2URL()
+				c, err = NewV2(opts)
+			} else {
+				c, err = NewV1(opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			cursor := ""
+			for i := range 4 {
+				if i%2 == 1 {
+					s.AddTweet(twittertest.Tweet{Text: "tweet " + strconv.Itoa(i)})
+				}
+				posts, err := c.Since(ctx, cursor)
+				if err != nil {
+					t.Fatalf("poll %d: %v", i, err)
+				}
+				if len(posts) > 0 {
+					cursor = posts[len(posts)-1].Cursor
+				}
+			}
+			if _, err := c.Post(ctx, "posted"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d requests", len(s.Requests()))
+			if n := dials.Load(); n != 1 {
+				t.Errorf("%d requests dialled %d connections, want 1", len(s.Requests()), n)
+			}
+		})
 	}
 }
 
@@ -218,7 +283,8 @@ func TestV1PagingBounded(t *testing.T) {
 	}
 }
 
-// TestHugeResponseHeaders: net/http would hold 10 MB of headers.
+// TestHugeResponseHeaders: net/http would hold 10 MB of headers; ours
+// stop at maxHeaderBytes.
 func TestHugeResponseHeaders(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -243,7 +309,7 @@ func TestHugeResponseHeaders(t *testing.T) {
 	}()
 	hc := &http.Client{Transport: newTransport(maxBody, maxErrorBody)}
 	_, err = hc.Get("http://" + ln.Addr().String() + "/")
-	if err == nil || !strings.Contains(err.Error(), "headers exceeded") {
+	if err == nil || !strings.Contains(err.Error(), "response headers over "+httpcap.Size(maxHeaderBytes)) {
 		t.Fatalf("err %v, want the headers refused", err)
 	}
 }

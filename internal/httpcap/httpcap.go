@@ -1,8 +1,9 @@
 // Package httpcap bounds what one HTTP response can make r2sync hold in
 // memory, for every source's API client: a transport that caps response
 // bodies (a larger body fails loudly instead of passing on cut off), and
-// the plain HTTP/1.1 transport below it that never resends a request on
-// its own.
+// two HTTP/1.1 transports to put below it that never resend a request on
+// their own: Base (net/http, a new connection per request) and KeepAlive
+// (kept connections, each request on the caller's goroutine).
 package httpcap
 
 import (
