@@ -62,8 +62,8 @@ type Options struct {
 	Logger *zap.Logger
 	// Transport is the HTTP transport under the OAuth signer. Nil builds
 	// one of the source's own; many sources on one API host share one
-	// from NewTransport, which keeps the body caps and the one
-	// connection per request.
+	// from NewTransport, which keeps the body caps and kept-alive
+	// connections that never resend a request.
 	Transport http.RoundTripper
 }
 

@@ -132,7 +132,7 @@ func rss(b *testing.B) int64 {
 // It reports KiB/mirror (RSS added per mirror, after every mirror's first
 // poll), heap-KiB/mirror, goroutines/mirror, and ms-cpu/poll (process CPU
 // per idle poll of this process: the mirror, the X client, OAuth signing,
-// a TCP connection per request).
+// the kept-alive connections of the shared transport).
 // The quiet-source variant replaces the X client and server by a source
 // without HTTP, which leaves the mirror's own cost per poll.
 func BenchmarkMirrors(b *testing.B) {
