@@ -181,8 +181,9 @@ func TestDelayBench(t *testing.T) {
 }
 
 // measureFloor runs floorprobe against the tap for the idle window, on
-// new connections and on a kept-alive one: the CPU and wakeups per poll
-// of a Go program that only polls, on this machine.
+// new connections, on a kept-alive one and without requests: the CPU and
+// wakeups per poll of a Go program that only polls, or only wakes, on
+// this machine.
 func measureFloor(t *testing.T, w *world, idle time.Duration) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "floorprobe")
@@ -192,9 +193,10 @@ func measureFloor(t *testing.T, w *world, idle time.Duration) string {
 		t.Fatalf("build floorprobe: %v\n%s", err, out)
 	}
 	var b strings.Builder
-	b.WriteString("\nfloor on this machine, a Go program that only GETs once a second:\n")
-	for _, mode := range []string{"new", "keepalive"} {
+	b.WriteString("\nfloor on this machine, a Go program (GOMAXPROCS=1, as r2sync runs one mirror) that only GETs once a second with net/http, or only wakes:\n")
+	for _, mode := range []string{"new", "keepalive", "tick"} {
 		cmd := exec.Command(bin, mode, strings.TrimSuffix(w.httpTap.URL(), "1.1/")+"floor")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +213,8 @@ func measureFloor(t *testing.T, w *world, idle time.Duration) string {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		polls := idle / time.Second
-		fmt.Fprintf(&b, "  %-9s connection: %.3f ms CPU and %.1f wakeups per poll, RSS %s\n", mode,
+		what := map[string]string{"new": "new connection: ", "keepalive": "kept alive:     ", "tick": "no request:     "}[mode]
+		fmt.Fprintf(&b, "  %-9s %s%.3f ms CPU and %.1f wakeups per poll, RSS %s\n", mode, what,
 			float64((p1.CPU-p0.CPU)/polls)/1e6, float64(p1.Slices-p0.Slices)/float64(polls), benchdelay.MiB(p1.RSS))
 	}
 	return b.String()
