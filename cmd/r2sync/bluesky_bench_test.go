@@ -74,15 +74,23 @@ func BenchmarkBlueskyDelay(b *testing.B) {
 			if got := texts(w.watcher.Statuses()); len(got) != benchPosts {
 				b.Fatalf("%d statuses for %d posts", len(got), benchPosts)
 			}
-			slices.Sort(delays)
-			q := func(p float64) float64 {
-				return float64(delays[int(p*float64(len(delays)-1))].Microseconds()) / 1000
-			}
-			b.ReportMetric(q(0.50), "p50-ms")
-			b.ReportMetric(q(0.95), "p95-ms")
-			b.ReportMetric(q(0.99), "p99-ms")
-			b.ReportMetric(q(1), "max-ms")
-			b.Logf("%s: %d posts, delay p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms", mode.name, benchPosts, q(0.5), q(0.95), q(0.99), q(1))
+			reportDelays(b, mode.name, delays)
 		})
 	}
+}
+
+// reportDelays reports the quantiles of a delay benchmark's samples in
+// milliseconds, and how many there were.
+func reportDelays(b *testing.B, name string, delays []time.Duration) {
+	b.Helper()
+	slices.Sort(delays)
+	q := func(p float64) float64 {
+		return float64(delays[int(p*float64(len(delays)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+	b.ReportMetric(float64(len(delays)), "posts")
+	b.Logf("%s: %d posts, delay p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms", name, len(delays), q(0.5), q(0.95), q(0.99), q(1))
 }

@@ -83,7 +83,8 @@ func apiConfig(s *twittertest.Server, api string) string {
 // world is one end-to-end setup: a real Prosody, the Twitter test API, a
 // watcher account that sees the user's presence, and a config file.
 type world struct {
-	t       *testing.T
+	t       testing.TB
+	bin     string // the r2sync binary; "" is the end-to-end build
 	api     string
 	prosody *prosodytest.Server
 	server  *twittertest.Server
@@ -153,7 +154,11 @@ type daemonProc struct {
 func (w *world) start(args ...string) *daemonProc {
 	w.t.Helper()
 	out := &syncBuffer{}
-	cmd := exec.Command(binary, append([]string{"run", "--config", w.config}, args...)...)
+	bin := w.bin
+	if bin == "" {
+		bin = binary
+	}
+	cmd := exec.Command(bin, append([]string{"run", "--config", w.config}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
@@ -207,7 +212,7 @@ func (w *world) readState() daemon.State {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -4,27 +4,22 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/r2sync/r2sync/daemon/statefile"
 	"github.com/r2sync/r2sync/mastodon/mastodontest"
-	"github.com/r2sync/r2sync/renren/prosodytest"
 )
 
 // BenchmarkMastodonDelay measures the delay from a post being made on
 // mastodontest to its status reaching a second XMPP account (the
 // watcher) on a real Prosody, through the real daemon (releaseBinary,
 // without the race detector): with the user stream, and for comparison
-// polling every second. b.N is not used: one run is the sample. Posts come at random gaps around a mean, so that they do not
-// fall into step with the poll ticker.
+// polling every second, on the end-to-end world's config (newMastoWorld,
+// as BenchmarkBlueskyDelay uses newBskyWorld). b.N is not used: one run
+// is the sample. Posts come at random gaps around a mean, so that they
+// do not fall into step with the poll ticker.
 func BenchmarkMastodonDelay(b *testing.B) {
 	bin := releaseBinary(b)
 	for _, mode := range []struct {
@@ -39,15 +34,7 @@ func BenchmarkMastodonDelay(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			for b.Loop() {
-				d := measureMastodonDelays(b, bin, mode.stream, mode.poll, mode.gap, mode.n)
-				slices.Sort(d)
-				q := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
-				b.ReportMetric(q(0.50), "p50-ms")
-				b.ReportMetric(q(0.95), "p95-ms")
-				b.ReportMetric(q(0.99), "p99-ms")
-				b.ReportMetric(q(1), "max-ms")
-				b.ReportMetric(float64(len(d)), "posts")
-				b.Logf("%s: %d posts, delay p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms", mode.name, len(d), q(0.5), q(0.95), q(0.99), q(1))
+				reportDelays(b, mode.name, measureMastodonDelays(b, bin, mode.stream, mode.poll, mode.gap, mode.n))
 			}
 		})
 	}
@@ -56,65 +43,12 @@ func BenchmarkMastodonDelay(b *testing.B) {
 // measureMastodonDelays runs one daemon over n posts and returns each
 // post's delay.
 func measureMastodonDelays(b *testing.B, bin string, stream bool, poll string, gap time.Duration, n int) []time.Duration {
-	p := prosodytest.Start(b, prosodytest.Options{
-		Domain: "talk.xiaonei.com",
-		Users:  map[string]string{"123456": userPassword, watcherName: watcherPass},
-		Group:  []string{"123456", watcherName},
-	})
-	api := mastodontest.NewServer(mastodontest.Options{Token: mastoToken, Username: "alice", RateLimit: -1})
-	defer api.Close()
-	watcher := p.Watch(b, watcherName, watcherPass)
-	dir := b.TempDir()
-	state := filepath.Join(dir, "state.json")
-	cfg := filepath.Join(dir, "config.toml")
-	text := fmt.Sprintf(`source = "mastodon"
-[mastodon]
-server = %q
-access_token = %q
-stream = %t
-poll_interval = %q
-[renren]
-jid = %q
-password = %q
-address = %q
-ca_file = %q
-[sync]
-template = "{{.Text}}"
-[state]
-file = %q
-[log]
-level = "warn"
-`, api.URL(), mastoToken, stream, poll, userJID, userPassword, p.Addr(), p.CAFile(), state)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+	mw := newMastoWorld(b, stream, poll, "")
+	mw.bin = bin
+	d := mw.startMasto(stream)
+	defer d.kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	// Ready: the first start recorded (the mirror's first poll done) and,
-	// with the stream, the stream open.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		store := statefile.New(state)
-		st, err := store.Load(ctx)
-		store.Close()
-		if err == nil && st.Initialized && (!stream || api.OpenStreams() > 0) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the daemon did not start; output:\n%s", out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 
 	created := make([]time.Time, n)
 	arrived := make([]time.Time, n)
@@ -122,14 +56,14 @@ level = "warn"
 	go func() {
 		seen := 0
 		for seen < n {
-			got, err := watcher.WaitStatuses(ctx, userJID, seen+1)
+			got, err := mw.watcher.WaitStatuses(ctx, userJID, seen+1)
 			now := time.Now()
 			if err != nil {
 				done <- err
 				return
 			}
 			for _, s := range got[seen:] {
-				i, err := strconv.Atoi(strings.TrimPrefix(s.Text, "bench "))
+				i, err := strconv.Atoi(strings.TrimPrefix(s.Text, "[r2] bench "))
 				if err != nil || i < 0 || i >= n || !arrived[i].IsZero() {
 					done <- fmt.Errorf("unexpected status %q", s.Text)
 					return
@@ -143,13 +77,11 @@ level = "warn"
 	b.ResetTimer()
 	for i := range n {
 		created[i] = time.Now()
-		if _, err := api.Post(mastodontest.NewStatus{Text: fmt.Sprintf("bench %d", i)}); err != nil {
-			b.Fatal(err)
-		}
+		mw.post(mastodontest.NewStatus{Text: fmt.Sprintf("bench %d", i)})
 		time.Sleep(gap/2 + rand.N(gap)) // the pace of posting, not a wait for a result
 	}
 	if err := <-done; err != nil {
-		b.Fatalf("%v; daemon output:\n%s", err, out)
+		b.Fatalf("%v; daemon output:\n%s", err, d.out)
 	}
 	delays := make([]time.Duration, n)
 	for i := range n {

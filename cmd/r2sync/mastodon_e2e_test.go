@@ -32,7 +32,7 @@ type mastoWorld struct {
 
 // newMastoWorld starts Prosody, the watcher and mastodontest, and writes
 // a config with stream on or off and the given poll interval.
-func newMastoWorld(t *testing.T, stream bool, poll string, extra string) *mastoWorld {
+func newMastoWorld(t testing.TB, stream bool, poll string, extra string) *mastoWorld {
 	t.Helper()
 	p := prosodytest.Start(t, prosodytest.Options{
 		Domain: "talk.xiaonei.com",
